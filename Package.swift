@@ -1,0 +1,49 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "flagstaff",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "flagstaff", targets: ["flagstaff"]),
+        .library(name: "FlagModel", targets: ["FlagModel"]),
+        .library(name: "FlagCompiler", targets: ["FlagCompiler"]),
+        .library(name: "FlagEngine", targets: ["FlagEngine"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+    ],
+    targets: [
+        // MARK: System libraries (Debian: libyaml-dev libgit2-dev libpq-dev libhiredis-dev)
+        .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
+        .systemLibrary(name: "CGit2", pkgConfig: "libgit2", providers: [.apt(["libgit2-dev"])]),
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
+
+        // MARK: Core
+        .target(name: "FlagModel"),
+        .target(
+            name: "FlagCompiler",
+            dependencies: [
+                "FlagModel", "FlagEngine", "CYAML",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .target(name: "FlagEngine", dependencies: ["FlagModel"]),
+        .executableTarget(
+            name: "flagstaff",
+            dependencies: [
+                "FlagModel", "FlagCompiler", "FlagEngine",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        // MARK: Tests
+        .testTarget(name: "FlagModelTests", dependencies: ["FlagModel"]),
+        .testTarget(name: "FlagCompilerTests", dependencies: ["FlagCompiler", "FlagEngine", "FlagModel"]),
+        .testTarget(name: "FlagEngineTests", dependencies: ["FlagEngine", "FlagCompiler", "FlagModel"]),
+        .testTarget(name: "SystemLibrariesTests", dependencies: ["CYAML", "CGit2", "CLibPQ", "CHiredis"]),
+        .testTarget(name: "CLITests", dependencies: ["FlagModel"]),
+    ]
+)
