@@ -1,0 +1,297 @@
+/// The snapshot's JSON form: what PostgreSQL stores, Redis carries and local-evaluation
+/// clients load. `schemas/snapshot.schema.json` describes it.
+extension Snapshot {
+    /// Everything that has meaning: the input of the version hash.
+    public var contentJSON: Value {
+        var flagsObject: [String: Value] = [:]
+        for flag in flags { flagsObject[flag.key] = flag.json }
+        var segmentsObject: [String: Value] = [:]
+        for segment in segments { segmentsObject[segment.key] = segment.json }
+        return .object([
+            "format": .int(Int64(Snapshot.format)),
+            "organization": .string(organization),
+            "project": .string(project),
+            "environment": .string(environment),
+            "production": .bool(production),
+            "flags": .object(flagsObject),
+            "segments": .object(segmentsObject),
+        ])
+    }
+
+    /// The whole snapshot, with version, commit, branch and compile time.
+    public var json: Value {
+        guard case .object(var object) = contentJSON else { return contentJSON }
+        object["version"] = .string(version)
+        object["commit"] = commit.map(Value.string) ?? .null
+        object["branch"] = branch.map(Value.string) ?? .null
+        object["compiledAt"] = compiledAt.map(Value.string) ?? .null
+        return .object(object)
+    }
+
+    /// Reads a snapshot back from its JSON form.
+    public init(json: Value) throws(SnapshotDecodingError) {
+        let d = Decoder(path: "")
+        let object = try d.object(json)
+        guard try d.int(object, "format") == Int64(Snapshot.format) else {
+            throw SnapshotDecodingError(path: "format", message: "unsupported snapshot format")
+        }
+        var flags: [Flag] = []
+        for (key, value) in try d.object(d.field(object, "flags")) {
+            flags.append(try Flag(key: key, json: value, decoder: d.at("flags.\(key)")))
+        }
+        var segments: [Segment] = []
+        for (key, value) in try d.object(d.field(object, "segments")) {
+            segments.append(try Segment(key: key, json: value, decoder: d.at("segments.\(key)")))
+        }
+        self.init(
+            organization: try d.string(object, "organization"),
+            project: try d.string(object, "project"),
+            environment: try d.string(object, "environment"),
+            production: try d.bool(object, "production"),
+            flags: flags,
+            segments: segments,
+            version: try d.optionalString(object, "version") ?? "",
+            commit: try d.optionalString(object, "commit"),
+            branch: try d.optionalString(object, "branch"),
+            compiledAt: try d.optionalString(object, "compiledAt"))
+    }
+}
+
+public struct SnapshotDecodingError: Error, Sendable, CustomStringConvertible {
+    public var path: String
+    public var message: String
+    public var description: String { "snapshot JSON at \(path.isEmpty ? "top level" : path): \(message)" }
+}
+
+// MARK: - Encoding
+
+extension Flag {
+    public var json: Value {
+        var o: [String: Value] = [
+            "name": .string(name),
+            "type": .string(type.rawValue),
+            "tags": .array(tags.map(Value.string)),
+            "variants": .object(variants),
+            "enabled": .bool(enabled),
+            "offVariant": .string(offVariant),
+            "default": defaultServe.json,
+            "requires": .array(requires.map(\.json)),
+            "rules": .array(rules.map(\.json)),
+        ]
+        if let description { o["description"] = .string(description) }
+        if let owner { o["owner"] = .string(owner) }
+        if let expires { o["expires"] = .string(expires) }
+        return .object(o)
+    }
+}
+
+extension Serve {
+    public var json: Value {
+        switch self {
+        case .variant(let v): return .object(["variant": .string(v)])
+        case .split(let split):
+            return .object([
+                "split": .object([
+                    "weights": .array(
+                        split.weights.map { .object(["variant": .string($0.variant), "weight": .int(Int64($0.weight))]) }),
+                    "by": .array(split.bucketing.by.map(Value.string)),
+                    "group": .string(split.bucketing.group),
+                ])
+            ])
+        }
+    }
+}
+
+extension Rule {
+    public var json: Value {
+        var o: [String: Value] = ["when": .array(when.map(\.json)), "serve": serve.json]
+        if let name { o["name"] = .string(name) }
+        if let rollout {
+            o["rollout"] = .object([
+                "percentage": .int(Int64(rollout.percentage)),
+                "by": .array(rollout.bucketing.by.map(Value.string)),
+                "group": .string(rollout.bucketing.group),
+            ])
+        }
+        return .object(o)
+    }
+}
+
+extension Prerequisite {
+    public var json: Value { .object(["flag": .string(flag), "variants": .array(variants.map(Value.string))]) }
+}
+
+extension Condition {
+    public var json: Value {
+        switch self {
+        case .attribute(let c):
+            return .object([
+                "attribute": .string(c.attribute),
+                "op": .string(c.op.rawValue),
+                "values": .array(c.values.map(Value.string)),
+                "caseInsensitive": .bool(c.caseInsensitive),
+                "negate": .bool(c.negate),
+            ])
+        case .segment(let key): return .object(["segment": .string(key)])
+        case .all(let items): return .object(["all": .array(items.map(\.json))])
+        case .any(let items): return .object(["any": .array(items.map(\.json))])
+        case .not(let inner): return .object(["not": inner.json])
+        }
+    }
+}
+
+extension Segment {
+    public var json: Value {
+        var o: [String: Value] = [
+            "name": .string(name),
+            "include": .array(include.map(Value.string)),
+            "exclude": .array(exclude.map(Value.string)),
+            "when": .array(when.map(\.json)),
+        ]
+        if let description { o["description"] = .string(description) }
+        return .object(o)
+    }
+}
+
+// MARK: - Decoding
+
+private struct Decoder {
+    var path: String
+
+    func at(_ sub: String) -> Decoder { Decoder(path: path.isEmpty ? sub : "\(path).\(sub)") }
+
+    func fail(_ message: String, _ field: String? = nil) -> SnapshotDecodingError {
+        let full = field.map { path.isEmpty ? $0 : "\(path).\($0)" } ?? path
+        return SnapshotDecodingError(path: full, message: message)
+    }
+
+    func object(_ v: Value) throws(SnapshotDecodingError) -> [String: Value] {
+        guard case .object(let o) = v else { throw fail("expected an object, found \(v.kindName)") }
+        return o
+    }
+
+    func field(_ o: [String: Value], _ key: String) throws(SnapshotDecodingError) -> Value {
+        guard let v = o[key] else { throw fail("missing", key) }
+        return v
+    }
+
+    func string(_ o: [String: Value], _ key: String) throws(SnapshotDecodingError) -> String {
+        guard case .string(let s) = try field(o, key) else { throw fail("expected a string", key) }
+        return s
+    }
+
+    func optionalString(_ o: [String: Value], _ key: String) throws(SnapshotDecodingError) -> String? {
+        switch o[key] {
+        case nil, .null?: return nil
+        case .string(let s)?: return s
+        default: throw fail("expected a string", key)
+        }
+    }
+
+    func bool(_ o: [String: Value], _ key: String) throws(SnapshotDecodingError) -> Bool {
+        guard case .bool(let b) = try field(o, key) else { throw fail("expected a boolean", key) }
+        return b
+    }
+
+    func int(_ o: [String: Value], _ key: String) throws(SnapshotDecodingError) -> Int64 {
+        guard case .int(let i) = try field(o, key) else { throw fail("expected an integer", key) }
+        return i
+    }
+
+    func array(_ o: [String: Value], _ key: String) throws(SnapshotDecodingError) -> [Value] {
+        guard case .array(let a) = try field(o, key) else { throw fail("expected an array", key) }
+        return a
+    }
+
+    func strings(_ o: [String: Value], _ key: String) throws(SnapshotDecodingError) -> [String] {
+        var out: [String] = []
+        for v in try array(o, key) {
+            guard case .string(let s) = v else { throw fail("expected strings", key) }
+            out.append(s)
+        }
+        return out
+    }
+
+    func bucketing(_ o: [String: Value]) throws(SnapshotDecodingError) -> Bucketing {
+        Bucketing(by: try strings(o, "by"), group: try string(o, "group"))
+    }
+
+    func serve(_ v: Value) throws(SnapshotDecodingError) -> Serve {
+        let o = try object(v)
+        if case .string(let variant)? = o["variant"] { return .variant(variant) }
+        guard let splitValue = o["split"] else { throw fail("expected `variant` or `split`") }
+        let split = try at("split").object(splitValue)
+        var weights: [Split.Weight] = []
+        for w in try array(split, "weights") {
+            let wo = try object(w)
+            weights.append(Split.Weight(variant: try string(wo, "variant"), weight: Int(try int(wo, "weight"))))
+        }
+        return .split(Split(weights: weights, bucketing: try bucketing(split)))
+    }
+
+    func condition(_ v: Value) throws(SnapshotDecodingError) -> Condition {
+        let o = try object(v)
+        if let segment = o["segment"] {
+            guard case .string(let key) = segment else { throw fail("expected a string", "segment") }
+            return .segment(key)
+        }
+        if let all = o["all"] { return .all(try conditions(all)) }
+        if let any = o["any"] { return .any(try conditions(any)) }
+        if let inner = o["not"] { return .not(try condition(inner)) }
+        let opName = try string(o, "op")
+        guard let op = Operator(rawValue: opName) else { throw fail("unknown operator \(opName)", "op") }
+        return .attribute(
+            AttributeCondition(
+                attribute: try string(o, "attribute"), op: op, values: try strings(o, "values"),
+                caseInsensitive: try bool(o, "caseInsensitive"), negate: try bool(o, "negate")))
+    }
+
+    func conditions(_ v: Value) throws(SnapshotDecodingError) -> [Condition] {
+        guard case .array(let items) = v else { throw fail("expected an array of conditions") }
+        var out: [Condition] = []
+        for item in items { out.append(try condition(item)) }
+        return out
+    }
+}
+
+extension Flag {
+    fileprivate init(key: String, json: Value, decoder d: Decoder) throws(SnapshotDecodingError) {
+        let o = try d.object(json)
+        let typeName = try d.string(o, "type")
+        guard let type = FlagType(rawValue: typeName) else { throw d.fail("unknown type \(typeName)", "type") }
+        var requires: [Prerequisite] = []
+        for r in try d.array(o, "requires") {
+            let ro = try d.object(r)
+            requires.append(Prerequisite(flag: try d.string(ro, "flag"), variants: try d.strings(ro, "variants")))
+        }
+        var rules: [Rule] = []
+        for r in try d.array(o, "rules") {
+            let ro = try d.object(r)
+            var rollout: Rollout?
+            if let rv = ro["rollout"] {
+                let rollo = try d.object(rv)
+                rollout = Rollout(percentage: Int(try d.int(rollo, "percentage")), bucketing: try d.bucketing(rollo))
+            }
+            rules.append(
+                Rule(
+                    name: try d.optionalString(ro, "name"), when: try d.conditions(try d.field(ro, "when")),
+                    rollout: rollout, serve: try d.serve(try d.field(ro, "serve"))))
+        }
+        self.init(
+            key: key, name: try d.string(o, "name"), description: try d.optionalString(o, "description"),
+            type: type, owner: try d.optionalString(o, "owner"), tags: try d.strings(o, "tags"),
+            expires: try d.optionalString(o, "expires"), variants: try d.object(try d.field(o, "variants")),
+            enabled: try d.bool(o, "enabled"), offVariant: try d.string(o, "offVariant"),
+            defaultServe: try d.serve(try d.field(o, "default")), requires: requires, rules: rules)
+    }
+}
+
+extension Segment {
+    fileprivate init(key: String, json: Value, decoder d: Decoder) throws(SnapshotDecodingError) {
+        let o = try d.object(json)
+        self.init(
+            key: key, name: try d.string(o, "name"), description: try d.optionalString(o, "description"),
+            include: try d.strings(o, "include"), exclude: try d.strings(o, "exclude"),
+            when: try d.conditions(try d.field(o, "when")))
+    }
+}
