@@ -1,0 +1,87 @@
+import FlagModel
+
+/// An evaluation context made ready for one evaluator: every attribute that some condition
+/// or bucketing reads is looked up once and parsed into the forms its operators need, so
+/// that evaluating flags against it allocates nothing.
+public struct PreparedContext: Sendable {
+    /// One attribute's value in every form an operator may ask for.
+    struct Slot: Sendable {
+        var present = false
+        /// The value as text (numbers and booleans as JSON writes them); nil for objects and arrays.
+        var text: String?
+        var lowercased: String?
+        var number: Double?
+        var semver: SemVer?
+        var instant: Instant?
+        var ip: IPAddress?
+    }
+
+    var slots: [Slot]
+    /// The targeting key, for segment `include`/`exclude` lists.
+    var targetingKey: String?
+    /// Decimal text of a number drawn from 1...9999 for `by: [random]`, drawn once per context.
+    var randomText: String
+}
+
+/// What the evaluator needs to know about one attribute when preparing a context.
+struct AttributeNeeds: Sendable {
+    var name: String
+    /// `name` split at dots, to look up nested objects when no top-level key has the full name.
+    var path: [String]
+    var lowercase = false
+    var number = false
+    var semver = false
+    var instant = false
+    var ip = false
+    var isCurrentTime: Bool { name == "currentTime" }
+}
+
+extension PreparedContext {
+    static func prepare(
+        _ context: [String: Value], attributes: [AttributeNeeds], now: Instant,
+        random: inout some RandomNumberGenerator
+    ) -> PreparedContext {
+        var slots: [Slot] = []
+        slots.reserveCapacity(attributes.count)
+        for needs in attributes {
+            var slot = Slot()
+            var value = lookup(context, needs)
+            if value == nil, needs.isCurrentTime {
+                value = .string(Timestamp.format(now))
+            }
+            if let value, value != .null {
+                slot.present = true
+                slot.text = value.scalarText
+                if let text = slot.text {
+                    if needs.lowercase { slot.lowercased = text.lowercased() }
+                    if needs.number {
+                        switch value {
+                        case .int(let i): slot.number = Double(i)
+                        case .double(let d): slot.number = d
+                        case .string(let s): slot.number = NumberSyntax.parse(s)
+                        default: slot.number = nil
+                        }
+                    }
+                    if needs.semver { slot.semver = SemVer(text) }
+                    if needs.instant { slot.instant = Timestamp.parse(text) }
+                    if needs.ip { slot.ip = IPAddress(text) }
+                }
+            }
+            slots.append(slot)
+        }
+        let targetingKey = context["targetingKey"]?.scalarText
+        let randomText = String(Int.random(in: 1...9999, using: &random))
+        return PreparedContext(slots: slots, targetingKey: targetingKey, randomText: randomText)
+    }
+
+    private static func lookup(_ context: [String: Value], _ needs: AttributeNeeds) -> Value? {
+        if let direct = context[needs.name] { return direct }
+        guard needs.path.count > 1 else { return nil }
+        var current: Value = .object(context)
+        for part in needs.path {
+            guard case .object(let object) = current, let next = object[part] else { return nil }
+            current = next
+        }
+        return current
+    }
+}
