@@ -1,0 +1,259 @@
+import Crypto
+import FlagEngine
+import FlagModel
+
+/// What one compilation produced.
+public struct Compilation: Sendable {
+    public var manifest: Manifest?
+    /// Every problem found, sorted by file, line, column and code.
+    public var diagnostics: [Diagnostic]
+    /// One per (project, environment), in manifest order; empty when there are errors.
+    public var snapshots: [Snapshot]
+    /// Golden-test outcomes (run only when everything else compiled).
+    public var tests: [GoldenTestResult]
+
+    public var errors: [Diagnostic] { diagnostics.filter { $0.severity == .error } }
+    public var warnings: [Diagnostic] { diagnostics.filter { $0.severity == .warning } }
+    public var hasErrors: Bool { diagnostics.contains { $0.severity == .error } }
+
+    public func snapshot(project: String, environment: String) -> Snapshot? {
+        snapshots.first { $0.project == project && $0.environment == environment }
+    }
+}
+
+public struct CompileOptions: Sendable {
+    /// The time golden tests run at when a context sets no `currentTime`, and the day
+    /// `expires` is checked against; nil leaves `expires` unchecked.
+    public var now: Instant?
+    public var commit: String?
+    public var branch: String?
+    /// Only these environments (all when nil).
+    public var environments: Set<String>?
+    public var runTests: Bool
+
+    public init(
+        now: Instant? = nil, commit: String? = nil, branch: String? = nil, environments: Set<String>? = nil,
+        runTests: Bool = true
+    ) {
+        self.now = now
+        self.commit = commit
+        self.branch = branch
+        self.environments = environments
+        self.runTests = runTests
+    }
+}
+
+/// Compiles a flag repository into snapshots.
+public struct Compiler: Sendable {
+    public init() {}
+
+    public static let manifestNames = ["flagstaff.yaml", "flagstaff.yml"]
+
+    public func compile(_ tree: any FlagTree, options: CompileOptions = CompileOptions()) -> Compilation {
+        var diagnostics: [Diagnostic] = []
+        let paths: [String]
+        do {
+            paths = try tree.files()
+        } catch {
+            let d = Diagnostic(.unreadableFile, "\(error)", at: SourceLocation(file: "."))
+            return Compilation(manifest: nil, diagnostics: [d], snapshots: [], tests: [])
+        }
+
+        // The manifest first: it says which projects and environments exist.
+        var manifest: Manifest?
+        let manifestPaths = paths.filter { Self.manifestNames.contains($0) }
+        if let manifestPath = manifestPaths.first {
+            if manifestPaths.count > 1 {
+                diagnostics.append(
+                    Diagnostic(
+                        .duplicateDefinition, "both flagstaff.yaml and flagstaff.yml exist",
+                        at: SourceLocation(file: manifestPaths[1]), hint: "keep one"))
+            }
+            let (node, readProblems) = load(tree, manifestPath)
+            diagnostics += readProblems
+            if readProblems.isEmpty {
+                var parser = SourceParser(file: manifestPath)
+                manifest = parser.manifest(node)
+                diagnostics += parser.diagnostics
+            }
+        } else {
+            diagnostics.append(
+                Diagnostic(
+                    .missingManifest, "no flagstaff.yaml at the root of the flag repository",
+                    at: SourceLocation(file: "flagstaff.yaml"),
+                    hint: "run `flagstaff init` here, or point --root at the folder that holds flagstaff.yaml"))
+        }
+        let projectKeys = Set(manifest?.projects.map(\.key) ?? [])
+
+        // Then every flag and segment file.
+        var flags: [String: [String: FlagSource]] = [:]
+        var segments: [String: [String: SegmentSource]] = [:]
+        var seen: [String: String] = [:]
+        for path in paths where Self.isYAML(path) && !Self.manifestNames.contains(path) {
+            let parts = path.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+            guard parts.count == 3, parts[1] == "flags" || parts[1] == "segments" else {
+                diagnostics.append(
+                    Diagnostic(
+                        .strayFile, "'\(path)' is not a place for a YAML file", at: SourceLocation(file: path),
+                        hint: "flags go in <project>/flags/<key>.yaml, segments in <project>/segments/<key>.yaml"))
+                continue
+            }
+            let project = parts[0]
+            let isFlag = parts[1] == "flags"
+            let key = Self.stem(parts[2])
+            if manifest != nil, !projectKeys.contains(project) {
+                diagnostics.append(
+                    Diagnostic(
+                        .undeclaredProject, "project folder '\(project)' is not declared in the manifest",
+                        at: SourceLocation(file: path),
+                        hint: Suggestions.closest(to: project, in: projectKeys).map { "did you mean '\($0)'?" }
+                            ?? "add it under `projects:` in flagstaff.yaml"))
+                continue
+            }
+            if !Keys.isValid(key) {
+                diagnostics.append(
+                    Diagnostic(
+                        .invalidKey, "'\(key)' is not a valid \(isFlag ? "flag" : "segment") key",
+                        at: SourceLocation(file: path), hint: Keys.rule))
+                continue
+            }
+            let identity = "\(project)/\(parts[1])/\(key)"
+            if let first = seen[identity] {
+                diagnostics.append(
+                    Diagnostic(
+                        .duplicateDefinition, "\(isFlag ? "flag" : "segment") '\(key)' is defined twice",
+                        at: SourceLocation(file: path), hint: "it is also defined in \(first)"))
+                continue
+            }
+            seen[identity] = path
+            let (node, readProblems) = load(tree, path)
+            diagnostics += readProblems
+            guard readProblems.isEmpty else { continue }
+            var parser = SourceParser(file: path)
+            if isFlag {
+                flags[project, default: [:]][key] = parser.flag(node, key: key, project: project)
+            } else {
+                segments[project, default: [:]][key] = parser.segment(node, key: key, project: project)
+            }
+            diagnostics += parser.diagnostics
+        }
+
+        guard let manifest else {
+            return Compilation(manifest: nil, diagnostics: Self.ordered(diagnostics), snapshots: [], tests: [])
+        }
+
+        // Overlays and tests must name declared environments.
+        let environmentKeys = manifest.environments.map(\.key)
+        func checkEnvironment(_ env: Located<String>, _ what: String) {
+            if !environmentKeys.contains(env.value) {
+                diagnostics.append(
+                    Diagnostic(
+                        .unknownEnvironment, "\(what) names unknown environment '\(env.value)'", at: env.location,
+                        hint: Suggestions.hint(for: env.value, in: environmentKeys, kind: "environments")))
+            }
+        }
+        for project in flags.values {
+            for flag in project.values {
+                for (env, _) in flag.overlays { checkEnvironment(env, "an overlay") }
+                for test in flag.tests { if let env = test.environment { checkEnvironment(env, "a test") } }
+            }
+        }
+        for project in segments.values {
+            for segment in project.values { for (env, _) in segment.overlays { checkEnvironment(env, "an overlay") } }
+        }
+
+        // Resolve every (project, environment).
+        var snapshots: [Snapshot] = []
+        let today = options.now.map { Instant(seconds: $0.seconds - $0.seconds.modulo(86_400), nanos: 0) }
+        for project in manifest.projects {
+            for environment in manifest.environments {
+                if let only = options.environments, !only.contains(environment.key) { continue }
+                var resolver = Resolver(
+                    manifest: manifest, project: project.key, environment: environment,
+                    flags: flags[project.key] ?? [:], segments: segments[project.key] ?? [:])
+                resolver.options.today = today
+                let (resolvedFlags, resolvedSegments) = resolver.resolve()
+                diagnostics += resolver.diagnostics
+                var snapshot = Snapshot(
+                    organization: manifest.organization, project: project.key, environment: environment.key,
+                    production: environment.production, flags: resolvedFlags, segments: resolvedSegments,
+                    commit: options.commit, branch: options.branch ?? environment.branch,
+                    compiledAt: options.now.map(Timestamp.format))
+                snapshot.version = Self.version(of: snapshot)
+                snapshots.append(snapshot)
+            }
+        }
+
+        // Golden-test contexts must fit the context schema.
+        if let schema = manifest.context {
+            for project in flags.values {
+                for flag in project.values {
+                    for test in flag.tests {
+                        diagnostics += ContextCheck.check(test.context, schema: schema, at: test.contextLocation)
+                    }
+                }
+            }
+        }
+
+        var tests: [GoldenTestResult] = []
+        if !diagnostics.contains(where: { $0.severity == .error }), options.runTests {
+            tests = GoldenTests.run(flags: flags, snapshots: snapshots, now: options.now ?? Instant(seconds: 0, nanos: 0))
+            for result in tests where !result.passed {
+                diagnostics.append(result.diagnostic)
+            }
+        }
+        let ordered = Self.ordered(diagnostics)
+        let failed = ordered.contains { $0.severity == .error }
+        return Compilation(manifest: manifest, diagnostics: ordered, snapshots: failed ? [] : snapshots, tests: tests)
+    }
+
+    /// `sha256:` + hex digest of the canonical JSON of the snapshot's content.
+    public static func version(of snapshot: Snapshot) -> String {
+        let canonical = CanonicalJSON.encode(snapshot.contentJSON)
+        let digest = SHA256.hash(data: Array(canonical.utf8))
+        return "sha256:" + digest.map { byte in
+            let hex = String(byte, radix: 16)
+            return byte < 16 ? "0" + hex : hex
+        }.joined()
+    }
+
+    static func isYAML(_ path: String) -> Bool { path.hasSuffix(".yaml") || path.hasSuffix(".yml") }
+
+    static func stem(_ name: String) -> String {
+        if name.hasSuffix(".yaml") { return String(name.dropLast(5)) }
+        if name.hasSuffix(".yml") { return String(name.dropLast(4)) }
+        return name
+    }
+
+    /// Stable order, duplicates removed (a base-field problem shows once, not once per environment).
+    static func ordered(_ diagnostics: [Diagnostic]) -> [Diagnostic] {
+        var seen = Set<Diagnostic>()
+        return diagnostics.filter { seen.insert($0).inserted }.sorted {
+            if $0.location != $1.location { return $0.location < $1.location }
+            if $0.code != $1.code { return $0.code.rawValue < $1.code.rawValue }
+            return $0.message < $1.message
+        }
+    }
+
+    private func load(_ tree: any FlagTree, _ path: String) -> (YAMLNode?, [Diagnostic]) {
+        let bytes: [UInt8]
+        do {
+            bytes = try tree.read(path)
+        } catch {
+            return (nil, [Diagnostic(.unreadableFile, "cannot read '\(path)': \(error)", at: SourceLocation(file: path))])
+        }
+        do {
+            return (try YAMLReader.parse(bytes, file: path), [])
+        } catch {
+            return (nil, [error])
+        }
+    }
+}
+
+extension Int64 {
+    /// Modulo that is never negative.
+    fileprivate func modulo(_ m: Int64) -> Int64 {
+        let r = self % m
+        return r < 0 ? r + m : r
+    }
+}

@@ -1,0 +1,131 @@
+import FlagEngine
+import FlagModel
+
+/// The outcome of one golden test in one environment.
+public struct GoldenTestResult: Sendable {
+    public var project: String
+    public var flag: String
+    public var environment: String
+    public var name: String?
+    public var location: SourceLocation
+    public var expectedVariant: String
+    public var result: EvaluationResult
+    public var failure: String?
+
+    public var passed: Bool { failure == nil }
+
+    public var diagnostic: Diagnostic {
+        Diagnostic(
+            .goldenTestFailed,
+            "test\(name.map { " \"\($0)\"" } ?? "") of flag '\(flag)' failed in environment '\(environment)': \(failure ?? "")",
+            at: location,
+            hint: result.ruleIndex.map { i in
+                "rule \(i + 1)\(result.ruleName.map { " \"\($0)\"" } ?? "") matched; check its conditions"
+            })
+    }
+}
+
+enum GoldenTests {
+    static func run(
+        flags: [String: [String: FlagSource]], snapshots: [Snapshot], now: Instant
+    ) -> [GoldenTestResult] {
+        var evaluators: [String: Evaluator] = [:]
+        for snapshot in snapshots {
+            evaluators["\(snapshot.project)/\(snapshot.environment)"] = Evaluator(snapshot: snapshot)
+        }
+        let environmentsInOrder = snapshots.map(\.environment)
+        var results: [GoldenTestResult] = []
+        for project in flags.keys.sorted() {
+            for key in flags[project]!.keys.sorted() {
+                let flag = flags[project]![key]!
+                for test in flag.tests {
+                    let environments = test.environment.map { [$0.value] } ?? uniqued(environmentsInOrder)
+                    for environment in environments {
+                        guard let evaluator = evaluators["\(project)/\(environment)"] else { continue }
+                        let context = evaluator.prepare(test.context, now: now)
+                        let result = evaluator.evaluate(key, context: context)
+                        results.append(
+                            GoldenTestResult(
+                                project: project, flag: key, environment: environment, name: test.name,
+                                location: test.location, expectedVariant: test.expect.value, result: result,
+                                failure: failure(of: test, result)))
+                    }
+                }
+            }
+        }
+        return results
+    }
+
+    static func failure(of test: GoldenTestSource, _ result: EvaluationResult) -> String? {
+        let got = "variant '\(result.variant ?? "none")' (\(result.reason.rawValue)\(result.ruleIndex.map { ", rule \($0 + 1)" } ?? ""))"
+        if result.variant != test.expect.value {
+            return "expected variant '\(test.expect.value)', got \(got)"
+        }
+        if let reason = test.reason, reason.value != result.reason.rawValue {
+            return "expected reason \(reason.value), got \(got)"
+        }
+        if let value = test.value, value != result.value {
+            return "expected value \(value), got \(result.value.map { "\($0)" } ?? "none")"
+        }
+        return nil
+    }
+
+    static func uniqued(_ items: [String]) -> [String] {
+        var seen = Set<String>()
+        return items.filter { seen.insert($0).inserted }
+    }
+}
+
+/// Checks a context (from a golden test) against the manifest's context schema.
+enum ContextCheck {
+    static func check(_ context: [String: Value], schema: [String: ContextAttribute], at location: SourceLocation)
+        -> [Diagnostic]
+    {
+        var out: [Diagnostic] = []
+        var flat: [(String, Value)] = []
+        func flatten(_ prefix: String, _ object: [String: Value]) {
+            for (k, v) in object {
+                let name = prefix.isEmpty ? k : prefix + "." + k
+                if case .object(let inner) = v, schema[name] == nil {
+                    flatten(name, inner)
+                } else {
+                    flat.append((name, v))
+                }
+            }
+        }
+        flatten("", context)
+        for (name, value) in flat.sorted(by: { $0.0 < $1.0 }) {
+            if value == .null { continue }
+            guard let attribute = schema[name] ?? Resolver.builtIn[name] else {
+                out.append(
+                    Diagnostic(
+                        .contextSchemaViolation, "test context sets '\(name)', which the context schema does not declare",
+                        at: location,
+                        hint: Suggestions.closest(to: name, in: Array(schema.keys)).map { "did you mean '\($0)'?" }))
+                continue
+            }
+            let text = value.scalarText ?? ""
+            let fits: Bool
+            switch attribute.type {
+            case .string: fits = value.stringValue != nil
+            case .number: fits = value.isNumber
+            case .boolean: fits = value.boolValue != nil
+            case .semver: fits = value.stringValue.flatMap { SemVer($0) } != nil
+            case .datetime: fits = value.stringValue.flatMap { Timestamp.parse($0) } != nil
+            case .ip: fits = value.stringValue.flatMap { IPAddress($0) } != nil
+            }
+            if !fits {
+                out.append(
+                    Diagnostic(
+                        .contextSchemaViolation, "test context sets '\(name)' to \(value), which is not a \(attribute.type.rawValue)",
+                        at: location))
+            } else if let allowed = attribute.allowed, !allowed.contains(text) {
+                out.append(
+                    Diagnostic(
+                        .contextSchemaViolation, "test context sets '\(name)' to '\(text)', which is not one of its values",
+                        at: location, hint: "allowed: \(allowed.joined(separator: ", "))"))
+            }
+        }
+        return out
+    }
+}

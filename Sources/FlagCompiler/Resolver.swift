@@ -1,0 +1,471 @@
+import FlagEngine
+import FlagModel
+
+/// Builds one (project, environment)'s flags and segments from the sources: applies the
+/// environment's overlays, fills defaults, and checks every reference and value.
+struct Resolver {
+    let manifest: Manifest
+    let project: String
+    let environment: Manifest.Environment
+    let flagSources: [String: FlagSource]
+    let segmentSources: [String: SegmentSource]
+    var diagnostics: [Diagnostic] = []
+
+    init(
+        manifest: Manifest, project: String, environment: Manifest.Environment, flags: [String: FlagSource],
+        segments: [String: SegmentSource]
+    ) {
+        self.manifest = manifest
+        self.project = project
+        self.environment = environment
+        self.flagSources = flags
+        self.segmentSources = segments
+    }
+
+    mutating func report(_ code: DiagnosticCode, _ message: String, at location: SourceLocation, hint: String? = nil) {
+        diagnostics.append(Diagnostic(code, message, at: location, hint: hint))
+    }
+
+    // MARK: Whole project
+
+    mutating func resolve() -> (flags: [Flag], segments: [Segment]) {
+        var segments: [Segment] = []
+        for key in segmentSources.keys.sorted() {
+            segments.append(segment(segmentSources[key]!))
+        }
+        checkSegmentCycles()
+        var flags: [Flag] = []
+        for key in flagSources.keys.sorted() {
+            if let flag = flag(flagSources[key]!) { flags.append(flag) }
+        }
+        checkPrerequisiteCycles(flags)
+        return (flags, segments)
+    }
+
+    // MARK: Segments
+
+    func effective(_ source: SegmentSource) -> SegmentBody {
+        var body = source.base
+        for (env, overlay) in source.overlays where env.value == environment.key {
+            if let i = overlay.include { body.include = i }
+            if let e = overlay.exclude { body.exclude = e }
+            if let w = overlay.when { body.when = w }
+        }
+        return body
+    }
+
+    mutating func segment(_ source: SegmentSource) -> Segment {
+        let body = effective(source)
+        func keys(_ list: [Located<String>]?) -> [String] {
+            Array(Set((list ?? []).map(\.value))).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        }
+        return Segment(
+            key: source.key, name: source.name, description: source.description, include: keys(body.include),
+            exclude: keys(body.exclude), when: conditions(body.when ?? []))
+    }
+
+    func segmentReferences(_ conditions: [ConditionSource]) -> [Located<String>] {
+        var out: [Located<String>] = []
+        func walk(_ c: ConditionSource) {
+            switch c {
+            case .segment(let key): out.append(key)
+            case .all(let items), .any(let items): items.forEach(walk)
+            case .not(let inner): walk(inner)
+            case .attribute: break
+            }
+        }
+        conditions.forEach(walk)
+        return out
+    }
+
+    mutating func checkSegmentCycles() {
+        var graph: [String: [Located<String>]] = [:]
+        for (key, source) in segmentSources {
+            graph[key] = segmentReferences(effective(source).when ?? []).filter { segmentSources[$0.value] != nil }
+        }
+        for cycle in Cycles.find(in: graph) {
+            report(
+                .segmentCycle, "segments refer to each other in a cycle: \(cycle.path.joined(separator: " → "))",
+                at: cycle.edge.location, hint: "a segment may use another segment, but not itself through others")
+        }
+    }
+
+    // MARK: Flags
+
+    func effective(_ source: FlagSource) -> FlagBody {
+        var body = source.base
+        for (env, o) in source.overlays where env.value == environment.key {
+            if let v = o.enabled { body.enabled = v }
+            if let v = o.variants {
+                body.variants = v
+                body.variantsLocation = o.variantsLocation
+            }
+            if let v = o.offVariant { body.offVariant = v }
+            if let v = o.defaultServe { body.defaultServe = v }
+            if let v = o.requires { body.requires = v }
+            if let v = o.rules { body.rules = v }
+        }
+        return body
+    }
+
+    mutating func flag(_ source: FlagSource) -> Flag? {
+        let body = effective(source)
+        let fileStart = source.location
+        var variants: [String: Value] = [:]
+        if let declared = body.variants {
+            for v in declared {
+                if variants[v.name.value] != nil { continue }  // the YAML reader already rejected the duplicate
+                if !source.type.accepts(v.value) {
+                    report(
+                        .variantTypeMismatch,
+                        "variant '\(v.name.value)' of a \(source.type.rawValue) flag has \(v.value.kindName) value \(v.value)",
+                        at: v.valueLocation, hint: typeHint(source.type))
+                }
+                if case .string(let s) = v.value, source.type == .number, Double(s) != nil {
+                    // Reported above; the hint says how to write a number.
+                }
+                variants[v.name.value] = v.value
+            }
+        } else if source.type == .boolean {
+            variants = ["on": .bool(true), "off": .bool(false)]
+        } else {
+            report(
+                .missingField, "a \(source.type.rawValue) flag needs 'variants'", at: fileStart,
+                hint: "e.g. `variants: { a: ..., b: ... }`")
+        }
+        
+
+        var offVariant = "off"
+        if let off = body.offVariant {
+            checkVariant(off, "off_variant", variants)
+            offVariant = off.value
+        } else if source.type != .boolean {
+            report(.missingField, "a \(source.type.rawValue) flag needs 'off_variant'", at: fileStart,
+                hint: "name the variant served when the flag is disabled")
+        } else if body.variants != nil, variants["off"] == nil {
+            report(.missingField, "this flag has no 'off' variant, so it needs 'off_variant'", at: fileStart)
+        }
+
+        var defaultServe = Serve.variant(offVariant)
+        if let d = body.defaultServe {
+            defaultServe = serve(d, flag: source, variants: variants, what: "default")
+        } else if source.type != .boolean {
+            report(.missingField, "a \(source.type.rawValue) flag needs 'default'", at: fileStart,
+                hint: "name the variant served when no rule matches")
+        } else if body.variants != nil, variants["off"] == nil {
+            report(.missingField, "this flag has no 'off' variant, so it needs 'default'", at: fileStart)
+        }
+
+        var requires: [Prerequisite] = []
+        for p in body.requires ?? [] {
+            guard let required = flagSources[p.flag.value] else {
+                report(
+                    .unknownFlag, "requires unknown flag '\(p.flag.value)'", at: p.flag.location,
+                    hint: Suggestions.hint(for: p.flag.value, in: flagSources.keys, kind: "flags"))
+                continue
+            }
+            if required.key == source.key {
+                report(.prerequisiteCycle, "flag '\(source.key)' requires itself", at: p.flag.location)
+                continue
+            }
+            let requiredVariants = effectiveVariantNames(required)
+            for v in p.variants where !requiredVariants.contains(v.value) {
+                report(
+                    .unknownVariant, "flag '\(required.key)' has no variant '\(v.value)'", at: v.location,
+                    hint: Suggestions.hint(for: v.value, in: requiredVariants, kind: "variants"))
+            }
+            requires.append(Prerequisite(flag: p.flag.value, variants: p.variants.map(\.value)))
+        }
+
+        var rules: [Rule] = []
+        var catchAll: RuleSource?
+        for (i, r) in (body.rules ?? []).enumerated() {
+            if let earlier = catchAll {
+                report(
+                    .unreachableRule,
+                    "rule \(i + 1)\(r.name.map { " \"\($0)\"" } ?? "") can never match: rule at line \(earlier.location.line) matches everyone",
+                    at: r.location, hint: "move it above, or give the earlier rule a condition")
+            }
+            if r.when.isEmpty, r.rollout == nil, catchAll == nil { catchAll = r }
+            var rollout: Rollout?
+            if let ro = r.rollout {
+                rollout = Rollout(
+                    percentage: ro.percentage.value,
+                    bucketing: bucketing(by: ro.by, group: ro.group, flag: source))
+            }
+            rules.append(
+                Rule(
+                    name: r.name, when: conditions(r.when), rollout: rollout,
+                    serve: serve(r.serve, flag: source, variants: variants, what: "rule \(i + 1)")))
+        }
+
+        if let expires = source.expires {
+            if let date = Timestamp.parseDate(expires.value) {
+                if let today = options.today, date < today {
+                    report(
+                        .expired, "flag '\(source.key)' expired on \(expires.value)", at: expires.location,
+                        hint: "remove the flag, or move `expires` forward if it is still needed")
+                }
+            } else {
+                report(.invalidDate, "expires '\(expires.value)' is not a date", at: expires.location, hint: "write YYYY-MM-DD")
+            }
+        }
+
+        return Flag(
+            key: source.key, name: source.name, description: source.description, type: source.type,
+            owner: source.owner, tags: source.tags, expires: source.expires?.value, variants: variants,
+            enabled: body.enabled ?? true, offVariant: offVariant, defaultServe: defaultServe, requires: requires,
+            rules: rules)
+    }
+
+    var options = ResolverOptions()
+
+    mutating func checkVariant(_ name: Located<String>, _ what: String, _ variants: [String: Value]) {
+        guard !variants.isEmpty, variants[name.value] == nil else { return }
+        report(
+            .unknownVariant, "\(what) names unknown variant '\(name.value)'", at: name.location,
+            hint: Suggestions.hint(for: name.value, in: variants.keys.sorted(), kind: "variants"))
+    }
+
+    func typeHint(_ type: FlagType) -> String {
+        switch type {
+        case .boolean: "write true or false"
+        case .string: "quote the value to make it a string"
+        case .number: "write a number without quotes"
+        case .json: "any value is allowed"
+        }
+    }
+
+    func effectiveVariantNames(_ source: FlagSource) -> [String] {
+        if let v = effective(source).variants { return v.map(\.name.value) }
+        return source.type == .boolean ? ["off", "on"] : []
+    }
+
+    mutating func bucketing(by: [Located<String>]?, group: String?, flag: FlagSource) -> Bucketing {
+        for attribute in by ?? [] where attribute.value != Bucketing.random {
+            checkDeclared(attribute)
+        }
+        return Bucketing(by: by?.map(\.value) ?? ["targetingKey"], group: group ?? flag.key)
+    }
+
+    mutating func serve(
+        _ s: ServeSource, flag: FlagSource, variants: [String: Value], what: String
+    ) -> Serve {
+        switch s {
+        case .variant(let v):
+            checkVariant(v, what, variants)
+            return .variant(v.value)
+        case .split(let split):
+            var seen = Set<String>()
+            for (name, _) in split.weights {
+                checkVariant(name, "\(what)'s split", variants)
+                if !seen.insert(name.value).inserted {
+                    report(.duplicateKey, "variant '\(name.value)' appears twice in the split", at: name.location)
+                }
+            }
+            return .split(
+                Split(
+                    weights: split.weights.map { Split.Weight(variant: $0.0.value, weight: $0.1.value) },
+                    bucketing: bucketing(by: split.by, group: split.group, flag: flag)))
+        }
+    }
+
+    mutating func checkPrerequisiteCycles(_ flags: [Flag]) {
+        var graph: [String: [Located<String>]] = [:]
+        for (key, source) in flagSources {
+            graph[key] = (effective(source).requires ?? []).map(\.flag).filter {
+                flagSources[$0.value] != nil && $0.value != key
+            }
+        }
+        for cycle in Cycles.find(in: graph) {
+            report(
+                .prerequisiteCycle, "flags require each other in a cycle: \(cycle.path.joined(separator: " → "))",
+                at: cycle.edge.location, hint: "break the cycle: a flag cannot depend on itself through others")
+        }
+    }
+
+    // MARK: Conditions
+
+    mutating func conditions(_ sources: [ConditionSource]) -> [Condition] {
+        sources.compactMap { condition($0) }
+    }
+
+    mutating func condition(_ source: ConditionSource) -> Condition? {
+        switch source {
+        case .segment(let key):
+            if segmentSources[key.value] == nil {
+                report(
+                    .unknownSegment, "unknown segment '\(key.value)'", at: key.location,
+                    hint: Suggestions.hint(for: key.value, in: segmentSources.keys, kind: "segments")
+                        ?? "segments live in \(project)/segments/<key>.yaml")
+            }
+            return .segment(key.value)
+        case .all(let items): return .all(conditions(items))
+        case .any(let items): return .any(conditions(items))
+        case .not(let inner):
+            guard let c = condition(inner) else { return nil }
+            return .not(c)
+        case .attribute(let c): return attributeCondition(c)
+        }
+    }
+
+    mutating func checkDeclared(_ attribute: Located<String>) {
+        guard let schema = manifest.context else { return }
+        let name = attribute.value
+        if name == "targetingKey" || name == "currentTime" || schema[name] != nil { return }
+        report(
+            .undeclaredAttribute, "attribute '\(name)' is not declared in the manifest's context schema",
+            at: attribute.location,
+            hint: Suggestions.closest(to: name, in: Array(schema.keys) + ["targetingKey", "currentTime"]).map {
+                "did you mean '\($0)'?"
+            } ?? "declare it under `context:` in flagstaff.yaml")
+    }
+
+    mutating func attributeCondition(_ c: AttributeConditionSource) -> Condition {
+        let op = c.op.value
+        let texts = c.values.map { $0.value.scalarText ?? "" }
+        // Operands must parse.
+        for v in c.values {
+            let text = v.value.scalarText ?? ""
+            switch op.family {
+            case .number:
+                if !v.value.isNumber, PreparedContextNumbers.parse(text) == nil {
+                    report(.invalidNumber, "'\(text)' is not a number", at: v.location, hint: "write e.g. 42 or 3.5")
+                }
+            case .date:
+                if Timestamp.parseLiteral(text) == nil {
+                    report(
+                        .invalidDate, "'\(text)' is not an RFC 3339 date-time with a time zone", at: v.location,
+                        hint: "write e.g. 2026-01-31T00:00:00Z")
+                }
+            case .semver:
+                if SemVer(text) == nil {
+                    report(
+                        .invalidSemver, "'\(text)' is not a semantic version", at: v.location,
+                        hint: text.hasPrefix("v") ? "drop the leading 'v'" : "write MAJOR.MINOR.PATCH, e.g. 1.4.0")
+                }
+            case .cidr:
+                if CIDR(text) == nil {
+                    report(
+                        .invalidCIDR, "'\(text)' is not an IP address or CIDR range", at: v.location,
+                        hint: "write e.g. 10.0.0.0/8 or 2001:db8::/32")
+                }
+            case .regex:
+                do {
+                    _ = try RegexMatcher(pattern: text, caseInsensitive: c.caseInsensitive)
+                } catch {
+                    report(
+                        .invalidRegex, "regular expression '\(text)' is not allowed: \(error.message)", at: v.location,
+                        hint: "Flagstaff accepts the RE2 subset: no look-around, no back-references")
+                }
+            case .membership, .string, .existence:
+                break
+            }
+        }
+        // The context schema, when there is one.
+        if let schema = manifest.context {
+            checkDeclared(c.attribute)
+            if let declared = schema[c.attribute.value] ?? Self.builtIn[c.attribute.value] {
+                if !Self.compatible(op.family, declared.type) {
+                    report(
+                        .operatorTypeMismatch,
+                        "'\(op.rawValue)' cannot apply to '\(c.attribute.value)', which is a \(declared.type.rawValue)",
+                        at: c.op.location, hint: Self.operatorHint(declared.type))
+                }
+                if op.family == .membership {
+                    for v in c.values {
+                        let text = v.value.scalarText ?? ""
+                        if let allowed = declared.allowed, !allowed.contains(text) {
+                            report(
+                                .valueNotInEnum, "'\(text)' is not one of the values of '\(c.attribute.value)'",
+                                at: v.location,
+                                hint: Suggestions.closest(to: text, in: allowed).map { "did you mean '\($0)'?" }
+                                    ?? "allowed: \(allowed.joined(separator: ", "))")
+                        }
+                        if declared.type == .number, !v.value.isNumber, PreparedContextNumbers.parse(text) == nil {
+                            report(.invalidNumber, "'\(text)' is not a number", at: v.location)
+                        }
+                    }
+                }
+            }
+        }
+        return .attribute(
+            AttributeCondition(
+                attribute: c.attribute.value, op: op, values: texts,
+                caseInsensitive: c.caseInsensitive && op.honoursCaseInsensitive, negate: c.negate))
+    }
+
+    static let builtIn: [String: ContextAttribute] = [
+        "targetingKey": ContextAttribute(name: "targetingKey", type: .string),
+        "currentTime": ContextAttribute(name: "currentTime", type: .datetime),
+    ]
+
+    static func compatible(_ family: Operator.Family, _ type: AttributeType) -> Bool {
+        switch (family, type) {
+        case (.existence, _): true
+        case (.membership, .datetime): false
+        case (.membership, _): true
+        case (.string, .string), (.regex, .string): true
+        case (.number, .number): true
+        case (.date, .datetime): true
+        case (.semver, .semver): true
+        case (.cidr, .ip), (.cidr, .string): true
+        default: false
+        }
+    }
+
+    static func operatorHint(_ type: AttributeType) -> String {
+        switch type {
+        case .string: "use in, not_in, contains, starts_with, ends_with, matches or exists"
+        case .number: "use num_eq, num_gt, num_gte, num_lt, num_lte, in, not_in or exists"
+        case .boolean: "use in or not_in with true or false, or exists"
+        case .semver: "use semver_eq, semver_gt, semver_gte, semver_lt, semver_lte, in, not_in or exists"
+        case .datetime: "use before, after or exists"
+        case .ip: "use in_cidr, in, not_in or exists"
+        }
+    }
+}
+
+struct ResolverOptions {
+    /// Start of today; `expires` before it warns. nil skips the check.
+    var today: Instant?
+}
+
+/// Number parsing shared with the engine (Unleash's syntax).
+enum PreparedContextNumbers {
+    static func parse(_ text: String) -> Double? { NumberSyntax.parse(text) }
+}
+
+/// Cycle detection in a reference graph, reporting each cycle once.
+enum Cycles {
+    struct Cycle {
+        var path: [String]
+        /// The reference that closes the cycle, where the diagnostic points.
+        var edge: Located<String>
+    }
+
+    static func find(in graph: [String: [Located<String>]]) -> [Cycle] {
+        var state: [String: Int] = [:]  // 1 visiting, 2 done
+        var stack: [String] = []
+        var cycles: [Cycle] = []
+        func visit(_ node: String) {
+            state[node] = 1
+            stack.append(node)
+            for edge in graph[node] ?? [] {
+                switch state[edge.value] {
+                case 1?:
+                    let start = stack.firstIndex(of: edge.value)!
+                    cycles.append(Cycle(path: Array(stack[start...]) + [edge.value], edge: edge))
+                case nil:
+                    visit(edge.value)
+                default:
+                    break
+                }
+            }
+            stack.removeLast()
+            state[node] = 2
+        }
+        for node in graph.keys.sorted() where state[node] == nil { visit(node) }
+        return cycles
+    }
+}

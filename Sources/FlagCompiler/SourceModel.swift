@@ -1,0 +1,162 @@
+import FlagModel
+
+// The language as written, with a location on everything a later check may point at.
+// The parser fills these; the resolver turns them into FlagModel values per environment.
+
+/// The context schema's attribute types.
+public enum AttributeType: String, Sendable, Hashable, CaseIterable {
+    case string, number, boolean, semver, datetime, ip
+}
+
+public struct ContextAttribute: Sendable, Hashable {
+    public var name: String
+    public var type: AttributeType
+    public var allowed: [String]?
+    public var description: String?
+}
+
+public struct Manifest: Sendable, Hashable {
+    public struct Project: Sendable, Hashable {
+        public var key: String
+        public var name: String
+        public var description: String?
+    }
+
+    public struct Environment: Sendable, Hashable {
+        public var key: String
+        public var name: String
+        public var branch: String
+        public var production: Bool
+        public var description: String?
+    }
+
+    public var version: Int
+    public var organization: String
+    public var organizationName: String
+    public var projects: [Project]
+    public var environments: [Environment]
+    /// nil when the manifest declares no context schema.
+    public var context: [String: ContextAttribute]?
+
+    public var productionEnvironment: Environment? { environments.first { $0.production } }
+    public func environment(_ key: String) -> Environment? { environments.first { $0.key == key } }
+}
+
+enum ServeSource: Sendable {
+    case variant(Located<String>)
+    case split(SplitSource)
+}
+
+struct SplitSource: Sendable {
+    var weights: [(Located<String>, Located<Int>)]
+    var by: [Located<String>]?
+    var group: String?
+    var location: SourceLocation
+
+}
+
+struct RolloutSource: Sendable {
+    var percentage: Located<Int>
+    var by: [Located<String>]?
+    var group: String?
+}
+
+struct AttributeConditionSource: Sendable {
+    var attribute: Located<String>
+    var op: Located<Operator>
+    /// Each value as written, with its YAML type.
+    var values: [Located<Value>]
+    var caseInsensitive: Bool
+    var negate: Bool
+    var location: SourceLocation
+}
+
+indirect enum ConditionSource: Sendable {
+    case attribute(AttributeConditionSource)
+    case segment(Located<String>)
+    case all([ConditionSource])
+    case any([ConditionSource])
+    case not(ConditionSource)
+}
+
+struct RuleSource: Sendable {
+    var name: String?
+    var when: [ConditionSource]
+    var rollout: RolloutSource?
+    var serve: ServeSource
+    var location: SourceLocation
+}
+
+struct PrerequisiteSource: Sendable {
+    var flag: Located<String>
+    var variants: [Located<String>]
+    var location: SourceLocation
+}
+
+struct VariantSource: Sendable {
+    var name: Located<String>
+    var value: Value
+    var valueLocation: SourceLocation
+}
+
+/// The fields an environment overlay may replace; nil means "as in the base".
+struct FlagBody: Sendable {
+    var enabled: Bool?
+    var variants: [VariantSource]?
+    var variantsLocation: SourceLocation?
+    var offVariant: Located<String>?
+    var defaultServe: ServeSource?
+    var requires: [PrerequisiteSource]?
+    var rules: [RuleSource]?
+
+    static let overlayableFields = ["enabled", "variants", "off_variant", "default", "requires", "rules"]
+}
+
+struct GoldenTestSource: Sendable {
+    var name: String?
+    var environment: Located<String>?
+    var context: [String: Value]
+    var contextLocation: SourceLocation
+    var expect: Located<String>
+    var value: Value?
+    var reason: Located<String>?
+    var location: SourceLocation
+}
+
+struct FlagSource: Sendable {
+    var key: String
+    var project: String
+    var file: String
+    var location: SourceLocation
+    var name: String?
+    var description: String?
+    var type: FlagType
+    var typeLocation: SourceLocation?
+    var owner: String?
+    var tags: [String]
+    var expires: Located<String>?
+    var base: FlagBody
+    var overlays: [(environment: Located<String>, body: FlagBody)]
+    var tests: [GoldenTestSource]
+
+}
+
+struct SegmentBody: Sendable {
+    var include: [Located<String>]?
+    var exclude: [Located<String>]?
+    var when: [ConditionSource]?
+
+    static let overlayableFields = ["include", "exclude", "when"]
+}
+
+struct SegmentSource: Sendable {
+    var key: String
+    var project: String
+    var file: String
+    var location: SourceLocation
+    var name: String?
+    var description: String?
+    var base: SegmentBody
+    var overlays: [(environment: Located<String>, body: SegmentBody)]
+
+}

@@ -1,0 +1,512 @@
+import FlagModel
+
+/// Keys of organizations, projects, environments, flags and segments (SPEC §1).
+public enum Keys {
+    public static func isValid(_ key: String) -> Bool {
+        let bytes = Array(key.utf8)
+        guard (1...50).contains(bytes.count) else { return false }
+        for (i, b) in bytes.enumerated() {
+            let lowerOrDigit = (b >= 0x61 && b <= 0x7A) || (b >= 0x30 && b <= 0x39)
+            if i == 0 { if !lowerOrDigit { return false } } else if !(lowerOrDigit || b == 0x5F || b == 0x2E || b == 0x2D) {
+                return false
+            }
+        }
+        return true
+    }
+
+    /// Variant names may also use capitals.
+    static func isValidVariantName(_ name: String) -> Bool {
+        let bytes = Array(name.utf8)
+        guard (1...50).contains(bytes.count) else { return false }
+        for (i, b) in bytes.enumerated() {
+            let alnum = (b >= 0x61 && b <= 0x7A) || (b >= 0x41 && b <= 0x5A) || (b >= 0x30 && b <= 0x39)
+            if i == 0 { if !alnum { return false } } else if !(alnum || b == 0x5F || b == 0x2E || b == 0x2D) {
+                return false
+            }
+        }
+        return true
+    }
+
+    public static let rule = "keys are 1 to 50 characters of a-z, 0-9, '_', '.', '-', starting with a letter or digit"
+}
+
+/// Turns YAML nodes into the source model, reporting every shape problem it meets.
+struct SourceParser {
+    var reader: NodeReader
+
+    init(file: String) {
+        reader = NodeReader(file: file)
+    }
+
+    var diagnostics: [Diagnostic] { reader.diagnostics }
+
+    // MARK: Manifest
+
+    static let manifestFields = ["version", "organization", "name", "projects", "environments", "context"]
+
+    mutating func manifest(_ node: YAMLNode?) -> Manifest? {
+        guard let node else {
+            reader.report(
+                .missingField, "the manifest is empty", at: SourceLocation(file: reader.file),
+                hint: "start from `flagstaff init`")
+            return nil
+        }
+        guard let f = reader.fields(node, allowed: Self.manifestFields, what: "the manifest") else { return nil }
+        var version = 1
+        if let v = reader.require(f, "version", what: "the manifest", hint: "add `version: 1`"),
+            let n = reader.int(v, what: "version")
+        {
+            version = n.value
+            if n.value != 1 {
+                reader.report(
+                    .unsupportedVersion, "manifest version \(n.value) is not supported", at: v,
+                    hint: "this Flagstaff reads version 1")
+            }
+        }
+        var organization = "default"
+        if let o = reader.require(f, "organization", what: "the manifest"), let s = reader.string(o, what: "organization") {
+            organization = s.value
+            if !Keys.isValid(s.value) {
+                reader.report(.invalidKey, "'\(s.value)' is not a valid organization key", at: o, hint: Keys.rule)
+            }
+        }
+        let orgName = f["name"].flatMap { reader.string($0, what: "name")?.value } ?? organization
+
+        var projects: [Manifest.Project] = []
+        if let p = reader.require(f, "projects", what: "the manifest") {
+            for (key, value) in reader.entries(p, what: "projects") {
+                if !Keys.isValid(key.value) {
+                    reader.report(.invalidKey, "'\(key.value)' is not a valid project key", at: key.location, hint: Keys.rule)
+                }
+                var project = Manifest.Project(key: key.value, name: key.value)
+                if case .scalar(let s) = value.kind, s.value == .null {
+                    projects.append(project)
+                    continue
+                }
+                if let pf = reader.fields(value, allowed: ["name", "description"], what: "a project") {
+                    if let n = pf["name"] { project.name = reader.string(n, what: "name")?.value ?? key.value }
+                    if let d = pf["description"] { project.description = reader.string(d, what: "description")?.value }
+                }
+                projects.append(project)
+            }
+            if projects.isEmpty, case .mapping = p.kind {
+                reader.report(.invalidValue, "the manifest declares no project", at: p, hint: "add one under `projects:`")
+            }
+        }
+
+        var environments: [Manifest.Environment] = []
+        if let e = reader.require(f, "environments", what: "the manifest") {
+            for (key, value) in reader.entries(e, what: "environments") {
+                if !Keys.isValid(key.value) {
+                    reader.report(
+                        .invalidKey, "'\(key.value)' is not a valid environment key", at: key.location, hint: Keys.rule)
+                }
+                guard
+                    let ef = reader.fields(
+                        value, allowed: ["branch", "production", "name", "description"], what: "an environment")
+                else { continue }
+                var env = Manifest.Environment(key: key.value, name: key.value, branch: key.value, production: false)
+                if let b = reader.require(
+                    ef, "branch", what: "environment '\(key.value)'", hint: "name the Git branch it follows")
+                {
+                    env.branch = reader.string(b, what: "branch")?.value ?? key.value
+                }
+                if let p = ef["production"] { env.production = reader.bool(p, what: "production")?.value ?? false }
+                if let n = ef["name"] { env.name = reader.string(n, what: "name")?.value ?? key.value }
+                if let d = ef["description"] { env.description = reader.string(d, what: "description")?.value }
+                environments.append(env)
+            }
+            let productions = environments.filter(\.production)
+            if case .mapping = e.kind {
+                if environments.isEmpty {
+                    reader.report(.invalidValue, "the manifest declares no environment", at: e)
+                } else if productions.count != 1 {
+                    reader.report(
+                        .invalidValue,
+                        productions.isEmpty
+                            ? "no environment is marked `production: true`"
+                            : "\(productions.count) environments are marked `production: true`",
+                        at: e, hint: "mark exactly one environment `production: true`")
+                }
+            }
+        }
+
+        var context: [String: ContextAttribute]?
+        if let c = f["context"] {
+            var attributes: [String: ContextAttribute] = [:]
+            for (name, value) in reader.entries(c, what: "context") {
+                if let attribute = contextAttribute(name.value, value) { attributes[name.value] = attribute }
+            }
+            context = attributes
+        }
+        return Manifest(
+            version: version, organization: organization, organizationName: orgName, projects: projects,
+            environments: environments, context: context)
+    }
+
+    private mutating func contextAttribute(_ name: String, _ node: YAMLNode) -> ContextAttribute? {
+        let typeNames = AttributeType.allCases.map(\.rawValue)
+        func type(_ n: YAMLNode) -> AttributeType? {
+            guard let word = reader.string(n, what: "the type of '\(name)'") else { return nil }
+            guard let t = AttributeType(rawValue: word.value) else {
+                reader.report(
+                    .invalidContextType, "unknown context type '\(word.value)' for '\(name)'", at: n,
+                    hint: Suggestions.hint(for: word.value, in: typeNames))
+                return nil
+            }
+            return t
+        }
+        if case .scalar = node.kind {
+            return type(node).map { ContextAttribute(name: name, type: $0) }
+        }
+        guard let f = reader.fields(node, allowed: ["type", "enum", "description"], what: "a context attribute"),
+            let t = reader.require(f, "type", what: "context attribute '\(name)'"), let attributeType = type(t)
+        else { return nil }
+        var attribute = ContextAttribute(name: name, type: attributeType)
+        if let d = f["description"] { attribute.description = reader.string(d, what: "description")?.value }
+        if let e = f["enum"], let items = reader.list(e, what: "enum") {
+            attribute.allowed = items.compactMap { item in
+                guard case .scalar(let s) = item.kind, let text = s.value.scalarText else {
+                    reader.report(.wrongType, "enum values must be scalars", at: item)
+                    return nil
+                }
+                return text
+            }
+        }
+        return attribute
+    }
+
+    // MARK: Flags
+
+    static let flagFields = [
+        "name", "description", "type", "owner", "tags", "expires", "variants", "enabled", "off_variant", "default",
+        "requires", "rules", "environments", "tests",
+    ]
+
+    mutating func flag(_ node: YAMLNode?, key: String, project: String) -> FlagSource {
+        let fileLocation = SourceLocation(file: reader.file, line: 1, column: 1)
+        var flag = FlagSource(
+            key: key, project: project, file: reader.file, location: fileLocation, type: .boolean, tags: [],
+            base: FlagBody(), overlays: [], tests: [])
+        guard let node else { return flag }
+        flag.location = reader.location(node)
+        guard let f = reader.fields(node, allowed: Self.flagFields, what: "a flag") else { return flag }
+        if let n = f["name"] { flag.name = reader.string(n, what: "name")?.value }
+        if let d = f["description"] { flag.description = reader.string(d, what: "description")?.value }
+        if let o = f["owner"] { flag.owner = reader.string(o, what: "owner")?.value }
+        if let t = f["tags"] { flag.tags = reader.strings(t, what: "tags")?.map(\.value) ?? [] }
+        if let e = f["expires"] { flag.expires = reader.name(e, what: "expires") }
+        if let t = f["type"], let word = reader.string(t, what: "type") {
+            flag.typeLocation = word.location
+            if let type = FlagType(rawValue: word.value) {
+                flag.type = type
+            } else {
+                reader.report(
+                    .invalidValue, "unknown flag type '\(word.value)'", at: t,
+                    hint: Suggestions.hint(for: word.value, in: FlagType.allCases.map(\.rawValue)))
+            }
+        }
+        flag.base = body(f, what: "a flag")
+        if let envs = f["environments"] {
+            for (env, value) in reader.entries(envs, what: "environments") {
+                guard
+                    let of = reader.fields(
+                        value, allowed: Self.flagFields, what: "the '\(env.value)' overlay")
+                else { continue }
+                for (name, keyNode) in of.keys where !FlagBody.overlayableFields.contains(name) {
+                    reader.report(
+                        .notOverlayable, "'\(name)' cannot be changed per environment", at: keyNode,
+                        hint: "an overlay may set \(FlagBody.overlayableFields.joined(separator: ", "))")
+                }
+                flag.overlays.append((env, body(of, what: "the '\(env.value)' overlay")))
+            }
+        }
+        if let t = f["tests"], let items = reader.list(t, what: "tests") {
+            flag.tests = items.compactMap { goldenTest($0) }
+        }
+        return flag
+    }
+
+    private mutating func body(_ f: NodeReader.Fields, what: String) -> FlagBody {
+        var body = FlagBody()
+        if let e = f["enabled"] { body.enabled = reader.bool(e, what: "enabled")?.value }
+        if let v = f["variants"] {
+            body.variantsLocation = reader.location(v)
+            body.variants = reader.entries(v, what: "variants").map { name, value in
+                if !Keys.isValidVariantName(name.value) {
+                    reader.report(
+                        .invalidKey, "'\(name.value)' is not a valid variant name", at: name.location,
+                        hint: "variant names are 1 to 50 characters of A-Z, a-z, 0-9, '_', '.', '-'")
+                }
+                return VariantSource(name: name, value: value.value, valueLocation: reader.location(value))
+            }
+            if body.variants?.isEmpty == true, case .mapping = v.kind {
+                reader.report(.invalidValue, "a flag needs at least one variant", at: v)
+            }
+        }
+        if let o = f["off_variant"] { body.offVariant = reader.name(o, what: "off_variant") }
+        if let d = f["default"] { body.defaultServe = serve(d) }
+        if let r = f["requires"], let items = reader.list(r, what: "requires") {
+            body.requires = items.compactMap { prerequisite($0) }
+        }
+        if let r = f["rules"], let items = reader.list(r, what: "rules") {
+            body.rules = items.compactMap { rule($0) }
+        }
+        return body
+    }
+
+    private mutating func prerequisite(_ node: YAMLNode) -> PrerequisiteSource? {
+        guard let f = reader.fields(node, allowed: ["flag", "variants"], what: "a prerequisite"),
+            let flagNode = reader.require(f, "flag", what: "a prerequisite"),
+            let flag = reader.string(flagNode, what: "flag"),
+            let variantsNode = reader.require(
+                f, "variants", what: "a prerequisite", hint: "list the variants it must serve, e.g. `variants: [on]`"),
+            let variants = reader.names(variantsNode, what: "variants")
+        else { return nil }
+        if variants.isEmpty, case .sequence = variantsNode.kind {
+            reader.report(.invalidValue, "a prerequisite needs at least one variant", at: variantsNode)
+        }
+        return PrerequisiteSource(flag: flag, variants: variants, location: reader.location(node))
+    }
+
+    static let ruleFields = ["name", "when", "rollout", "serve"]
+
+    private mutating func rule(_ node: YAMLNode) -> RuleSource? {
+        guard let f = reader.fields(node, allowed: Self.ruleFields, what: "a rule") else { return nil }
+        let name = f["name"].flatMap { reader.string($0, what: "name")?.value }
+        var when: [ConditionSource] = []
+        if let w = f["when"] { when = conditions(w) }
+        var rollout: RolloutSource?
+        if let r = f["rollout"] { rollout = self.rollout(r) }
+        guard let s = reader.require(f, "serve", what: "a rule", hint: "add `serve: <variant>`"), let serve = serve(s)
+        else { return nil }
+        return RuleSource(name: name, when: when, rollout: rollout, serve: serve, location: reader.location(node))
+    }
+
+    private mutating func rollout(_ node: YAMLNode) -> RolloutSource? {
+        func percentage(_ n: YAMLNode) -> Located<Int>? {
+            if case .scalar(let s) = n.kind, case .double = s.value {
+                reader.report(
+                    .invalidRollout, "a rollout is a whole percentage, found \(s.text)", at: n,
+                    hint: "write an integer from 0 to 100")
+                return nil
+            }
+            guard let p = reader.int(n, what: "rollout") else { return nil }
+            guard (0...100).contains(p.value) else {
+                reader.report(
+                    .invalidRollout, "rollout \(p.value) is outside 0...100", at: n,
+                    hint: "a rollout is a percentage from 0 to 100")
+                return nil
+            }
+            return p
+        }
+        if case .scalar = node.kind {
+            return percentage(node).map { RolloutSource(percentage: $0) }
+        }
+        guard let f = reader.fields(node, allowed: ["percentage", "by", "group"], what: "a rollout"),
+            let p = reader.require(f, "percentage", what: "a rollout"), let pct = percentage(p)
+        else { return nil }
+        return RolloutSource(
+            percentage: pct, by: f["by"].flatMap { bucketing($0) },
+            group: f["group"].flatMap { reader.string($0, what: "group")?.value })
+    }
+
+    private mutating func bucketing(_ node: YAMLNode) -> [Located<String>]? {
+        guard let by = reader.strings(node, what: "by") else { return nil }
+        if by.isEmpty, case .sequence = node.kind {
+            reader.report(.invalidValue, "`by` needs at least one attribute", at: node, hint: "omit it for [targetingKey]")
+            return nil
+        }
+        return by
+    }
+
+    mutating func serve(_ node: YAMLNode) -> ServeSource? {
+        if case .scalar = node.kind {
+            return reader.name(node, what: "a variant").map(ServeSource.variant)
+        }
+        guard let f = reader.fields(node, allowed: ["split", "by", "group"], what: "a split"),
+            let s = reader.require(f, "split", what: "a split", hint: "write `split: { variantA: 50, variantB: 50 }`")
+        else { return nil }
+        var weights: [(Located<String>, Located<Int>)] = []
+        for (name, value) in reader.entries(s, what: "split") {
+            guard let w = reader.int(value, what: "the weight of '\(name.value)'") else { continue }
+            if w.value < 0 {
+                reader.report(.invalidWeight, "weight \(w.value) of '\(name.value)' is negative", at: value)
+                continue
+            }
+            weights.append((name, w))
+        }
+        if case .mapping = s.kind, weights.reduce(0, { $0 + $1.1.value }) == 0,
+            reader.diagnostics.last?.location != reader.location(s)
+        {
+            reader.report(.invalidWeight, "the weights of this split add up to 0", at: s, hint: "give a variant a weight")
+        }
+        return .split(
+            SplitSource(
+                weights: weights, by: f["by"].flatMap { bucketing($0) },
+                group: f["group"].flatMap { reader.string($0, what: "group")?.value }, location: reader.location(node)))
+    }
+
+    // MARK: Conditions
+
+    mutating func conditions(_ node: YAMLNode) -> [ConditionSource] {
+        guard let items = reader.list(node, what: "when") else { return [] }
+        return items.compactMap { condition($0) }
+    }
+
+    static let conditionFields = [
+        "attribute", "op", "values", "value", "case_insensitive", "negate", "segment", "all", "any", "not",
+    ]
+
+    mutating func condition(_ node: YAMLNode) -> ConditionSource? {
+        guard let f = reader.fields(node, allowed: Self.conditionFields, what: "a condition") else { return nil }
+        let forms = ["segment", "all", "any", "not", "attribute"].filter { f[$0] != nil }
+        guard forms.count == 1, let form = forms.first else {
+            reader.report(
+                forms.isEmpty ? .missingField : .invalidValue,
+                forms.isEmpty
+                    ? "a condition needs 'attribute', 'segment', 'all', 'any' or 'not'"
+                    : "a condition has one of 'attribute', 'segment', 'all', 'any', 'not', found \(forms.joined(separator: " and "))",
+                at: node)
+            return nil
+        }
+        if form != "attribute" {
+            for extra in ["op", "values", "value", "case_insensitive", "negate"] where f[extra] != nil {
+                reader.report(.unknownField, "'\(extra)' belongs to attribute conditions, not '\(form)'", at: f.keys[extra]!)
+            }
+        }
+        switch form {
+        case "segment":
+            return reader.string(f["segment"]!, what: "segment").map(ConditionSource.segment)
+        case "all":
+            return .all(conditions(f["all"]!))
+        case "any":
+            return .any(conditions(f["any"]!))
+        case "not":
+            guard let inner = condition(f["not"]!) else { return nil }
+            return .not(inner)
+        default:
+            break
+        }
+        guard let attribute = reader.string(f["attribute"]!, what: "attribute"),
+            let opNode = reader.require(f, "op", what: "a condition", hint: "e.g. `op: in`"),
+            let opWord = reader.string(opNode, what: "op")
+        else { return nil }
+        guard let op = Operator(rawValue: opWord.value) else {
+            reader.report(
+                .unknownOperator, "unknown operator '\(opWord.value)'", at: opNode,
+                hint: Suggestions.hint(for: opWord.value, in: Operator.allCases.map(\.rawValue)))
+            return nil
+        }
+        var values: [Located<Value>] = []
+        if f["values"] != nil, f["value"] != nil {
+            reader.report(.invalidValue, "write either 'value' or 'values', not both", at: f.keys["value"]!)
+        }
+        func scalarValue(_ n: YAMLNode) -> Located<Value>? {
+            guard case .scalar(let s) = n.kind, s.value != .null else {
+                reader.report(.wrongType, "condition values must be strings or numbers, found \(NodeReader.describe(n))", at: n)
+                return nil
+            }
+            return Located(value: s.value, location: reader.location(n))
+        }
+        if let v = f["values"], let items = reader.list(v, what: "values") {
+            values = items.compactMap(scalarValue)
+        } else if let v = f["value"], let single = scalarValue(v) {
+            values = [single]
+        }
+        let arityNode = f["values"] ?? f["value"] ?? opNode
+        if op == .exists {
+            if !values.isEmpty {
+                reader.report(.operatorArity, "'exists' takes no values", at: arityNode, hint: "remove the values")
+            }
+        } else if op.takesSingleValue {
+            if values.count != 1 {
+                reader.report(
+                    .operatorArity, "'\(op.rawValue)' takes exactly one value, found \(values.count)", at: arityNode,
+                    hint: "write `value: …`")
+            }
+        } else if values.isEmpty, f["values"] == nil || reader.diagnostics.last?.location != reader.location(f["values"]!) {
+            reader.report(.operatorArity, "'\(op.rawValue)' needs at least one value", at: arityNode, hint: "add `values: [...]`")
+        }
+        let ci = f["case_insensitive"].flatMap { reader.bool($0, what: "case_insensitive")?.value } ?? false
+        if ci, !op.honoursCaseInsensitive {
+            reader.report(
+                .caseInsensitiveIgnored, "'case_insensitive' has no effect on '\(op.rawValue)'",
+                at: f.keys["case_insensitive"]!, hint: "remove it")
+        }
+        let negate = f["negate"].flatMap { reader.bool($0, what: "negate")?.value } ?? false
+        return .attribute(
+            AttributeConditionSource(
+                attribute: attribute, op: Located(value: op, location: opWord.location), values: values,
+                caseInsensitive: ci, negate: negate, location: reader.location(node)))
+    }
+
+    // MARK: Golden tests
+
+    static let testFields = ["name", "environment", "context", "expect", "value", "reason"]
+
+    private mutating func goldenTest(_ node: YAMLNode) -> GoldenTestSource? {
+        guard let f = reader.fields(node, allowed: Self.testFields, what: "a test") else { return nil }
+        guard let c = reader.require(f, "context", what: "a test", hint: "e.g. `context: { targetingKey: u1 }`"),
+            let e = reader.require(f, "expect", what: "a test", hint: "name the variant it must serve"),
+            let expect = reader.name(e, what: "expect")
+        else { return nil }
+        guard case .object(let context) = c.value else {
+            reader.report(.wrongType, "a test's context must be a mapping, found \(NodeReader.describe(c))", at: c)
+            return nil
+        }
+        var reason: Located<String>?
+        if let r = f["reason"], let word = reader.string(r, what: "reason") {
+            if Reason(rawValue: word.value) == nil || word.value == "ERROR" {
+                reader.report(
+                    .invalidValue, "unknown reason '\(word.value)'", at: r,
+                    hint: Suggestions.hint(
+                        for: word.value, in: Reason.allCases.filter { $0 != .error }.map(\.rawValue)))
+            } else {
+                reason = word
+            }
+        }
+        return GoldenTestSource(
+            name: f["name"].flatMap { reader.string($0, what: "name")?.value },
+            environment: f["environment"].flatMap { reader.string($0, what: "environment") }, context: context,
+            contextLocation: reader.location(c), expect: expect, value: f["value"]?.value, reason: reason,
+            location: reader.location(node))
+    }
+
+    // MARK: Segments
+
+    static let segmentFields = ["name", "description", "include", "exclude", "when", "environments"]
+
+    mutating func segment(_ node: YAMLNode?, key: String, project: String) -> SegmentSource {
+        var segment = SegmentSource(
+            key: key, project: project, file: reader.file, location: SourceLocation(file: reader.file, line: 1, column: 1),
+            base: SegmentBody(), overlays: [])
+        guard let node else { return segment }
+        segment.location = reader.location(node)
+        guard let f = reader.fields(node, allowed: Self.segmentFields, what: "a segment") else { return segment }
+        if let n = f["name"] { segment.name = reader.string(n, what: "name")?.value }
+        if let d = f["description"] { segment.description = reader.string(d, what: "description")?.value }
+        segment.base = segmentBody(f)
+        if let envs = f["environments"] {
+            for (env, value) in reader.entries(envs, what: "environments") {
+                guard let of = reader.fields(value, allowed: Self.segmentFields, what: "the '\(env.value)' overlay")
+                else { continue }
+                for (name, keyNode) in of.keys where !SegmentBody.overlayableFields.contains(name) {
+                    reader.report(
+                        .notOverlayable, "'\(name)' cannot be changed per environment", at: keyNode,
+                        hint: "an overlay may set \(SegmentBody.overlayableFields.joined(separator: ", "))")
+                }
+                segment.overlays.append((env, segmentBody(of)))
+            }
+        }
+        return segment
+    }
+
+    private mutating func segmentBody(_ f: NodeReader.Fields) -> SegmentBody {
+        var body = SegmentBody()
+        if let i = f["include"] { body.include = reader.names(i, what: "include") }
+        if let e = f["exclude"] { body.exclude = reader.names(e, what: "exclude") }
+        if let w = f["when"] { body.when = conditions(w) }
+        return body
+    }
+}
