@@ -1,0 +1,51 @@
+import ArgumentParser
+import FlagCompiler
+import FlagModel
+
+struct Test: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the golden tests of every flag in every environment they name.")
+
+    @OptionGroup var repository: RepositoryOptions
+
+    @Option(help: "Only this environment.")
+    var environment: String?
+
+    @Option(help: "Diagnostics format: text, json, github or sarif.")
+    var format: DiagnosticFormat = .text
+
+    @ArgumentParser.Flag(help: "List passing tests too.")
+    var verbose = false
+
+    func run() throws {
+        var options = CompileOptions(now: Clock.now())
+        if let environment { options.environments = [environment] }
+        let compilation = Compiler().compile(repository.tree(), options: options)
+        let problems = compilation.diagnostics.filter { $0.severity == .error && $0.code != .goldenTestFailed }
+        if !problems.isEmpty {
+            printError(repository.formatter(format).render(problems))
+            printError("the repository does not compile; no tests ran")
+            throw ExitStatus.failed
+        }
+        var lines: [String] = []
+        for result in compilation.tests {
+            let name = "\(result.project)/\(result.flag) [\(result.environment)]"
+                + (result.name.map { " \($0)" } ?? " line \(result.location.line)")
+            if let failure = result.failure {
+                lines.append("FAIL \(name): \(failure)")
+            } else if verbose {
+                lines.append("ok   \(name)")
+            }
+        }
+        if format == .text {
+            for line in lines { print(line) }
+        } else {
+            let failures = compilation.tests.filter { !$0.passed }.map(\.diagnostic)
+            print(repository.formatter(format).render(failures), terminator: "")
+        }
+        let passed = compilation.tests.filter(\.passed).count
+        let failed = compilation.tests.count - passed
+        if format == .text { print("\(passed) passed, \(failed) failed") }
+        if failed > 0 { throw ExitStatus.failed }
+    }
+}

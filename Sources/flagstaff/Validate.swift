@@ -1,0 +1,41 @@
+import ArgumentParser
+import FlagCompiler
+import FlagModel
+
+struct Validate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check a flag repository: every file, reference, value and golden test.",
+        discussion: "Prints every problem with file:line:col and a stable code; exits 1 when there is an error.")
+
+    @OptionGroup var repository: RepositoryOptions
+
+    @Option(help: "Output format: text, json, github or sarif.")
+    var format: DiagnosticFormat = .text
+
+    @ArgumentParser.Flag(help: "Treat warnings as errors.")
+    var strict = false
+
+    func run() throws {
+        let compilation = Compiler().compile(repository.tree(), options: CompileOptions(now: Clock.now()))
+        let output = repository.formatter(format).render(compilation.diagnostics)
+        switch format {
+        case .json, .sarif: print(output, terminator: "")
+        case .text, .github:
+            if !output.isEmpty { printError(output) }
+            let errors = compilation.errors.count
+            let warnings = compilation.warnings.count
+            if format == .text {
+                if errors == 0 {
+                    let flags = Set(compilation.snapshots.flatMap { s in s.flags.map { "\(s.project)/\($0.key)" } }).count
+                    let passed = compilation.tests.filter(\.passed).count
+                    printError(
+                        "ok: \(flags) flags, \(compilation.snapshots.count) snapshots, \(passed) golden tests passed"
+                            + (warnings > 0 ? ", \(warnings) warning\(warnings == 1 ? "" : "s")" : ""))
+                } else {
+                    printError("\(errors) error\(errors == 1 ? "" : "s"), \(warnings) warning\(warnings == 1 ? "" : "s")")
+                }
+            }
+        }
+        if compilation.hasErrors || (strict && !compilation.warnings.isEmpty) { throw ExitStatus.failed }
+    }
+}
