@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what Flagstaff needs on a fresh Debian 12 machine (as root, or with sudo):
+# the C libraries it links, the servers its tests and demo start, and the Python
+# packages of the schema check. Installs only what is missing; safe to run again.
+set -euo pipefail
+
+packages=(
+    pkg-config libyaml-dev libgit2-dev libpq-dev libhiredis-dev   # linked by the build
+    git postgresql redis-server                                     # used by tests and the demo
+    python3 python3-pip                                             # the schema check
+)
+
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing: ${missing[*]}" >&2
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! python3 -c 'import jsonschema, ruamel.yaml' 2>/dev/null; then
+    echo "installing Python packages: jsonschema ruamel.yaml" >&2
+    python3 -m pip install --quiet --disable-pip-version-check jsonschema ruamel.yaml 2>/dev/null \
+        || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages jsonschema ruamel.yaml
+fi
+
+command -v swift >/dev/null || { echo "swift is not on PATH (expected Swift 6.1 or newer)" >&2; exit 1; }
