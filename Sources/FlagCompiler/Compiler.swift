@@ -184,12 +184,32 @@ public struct Compiler: Sendable {
             }
         }
 
+        // A test must expect a variant the flag has where it runs.
+        for snapshot in snapshots {
+            for (key, flag) in flags[snapshot.project] ?? [:] {
+                guard let variants = snapshot.flag(key)?.variants, !variants.isEmpty else { continue }
+                for test in flag.tests where test.environment == nil || test.environment?.value == snapshot.environment {
+                    if variants[test.expect.value] == nil {
+                        diagnostics.append(
+                            Diagnostic(
+                                .unknownVariant,
+                                "test expects unknown variant '\(test.expect.value)'"
+                                    + (test.environment == nil ? "" : " in environment '\(snapshot.environment)'"),
+                                at: test.expect.location,
+                                hint: Suggestions.hint(for: test.expect.value, in: variants.keys.sorted(), kind: "variants")))
+                    }
+                }
+            }
+        }
+
         // Golden-test contexts must fit the context schema.
         if let schema = manifest.context {
             for project in flags.values {
                 for flag in project.values {
                     for test in flag.tests {
-                        diagnostics += ContextCheck.check(test.context, schema: schema, at: test.contextLocation)
+                        diagnostics += ContextCheck.check(
+                            test.context, schema: schema, at: test.contextLocation,
+                            attributeLocations: test.attributeLocations)
                     }
                 }
             }
@@ -217,11 +237,16 @@ public struct Compiler: Sendable {
         }.joined()
     }
 
-    static func isYAML(_ path: String) -> Bool { path.hasSuffix(".yaml") || path.hasSuffix(".yml") }
+    /// `.yaml` and `.yml` in any case: `Checkout.YAML` is a mistake to report, not a file to skip.
+    static func isYAML(_ path: String) -> Bool {
+        let lower = path.lowercased()
+        return lower.hasSuffix(".yaml") || lower.hasSuffix(".yml")
+    }
 
     static func stem(_ name: String) -> String {
-        if name.hasSuffix(".yaml") { return String(name.dropLast(5)) }
-        if name.hasSuffix(".yml") { return String(name.dropLast(4)) }
+        let lower = name.lowercased()
+        if lower.hasSuffix(".yaml") { return String(name.dropLast(5)) }
+        if lower.hasSuffix(".yml") { return String(name.dropLast(4)) }
         return name
     }
 
@@ -240,7 +265,7 @@ public struct Compiler: Sendable {
         do {
             bytes = try tree.read(path)
         } catch {
-            return (nil, [Diagnostic(.unreadableFile, "cannot read '\(path)': \(error)", at: SourceLocation(file: path))])
+            return (nil, [Diagnostic(.unreadableFile, "\(error)", at: SourceLocation(file: path))])
         }
         do {
             return (try YAMLReader.parse(bytes, file: path), [])

@@ -60,8 +60,12 @@ public struct DirectoryTree: FlagTree {
     }
 
     public func read(_ path: String) throws -> [UInt8] {
-        guard let data = FileManager.default.contents(atPath: root + "/" + path) else {
-            throw FlagTreeError("cannot read '\(path)'")
+        let full = root + "/" + path
+        guard let data = FileManager.default.contents(atPath: full) else {
+            if let target = try? FileManager.default.destinationOfSymbolicLink(atPath: full) {
+                throw FlagTreeError("cannot read '\(path)': it is a symbolic link to '\(target)', which does not exist")
+            }
+            throw FlagTreeError("cannot read '\(path)': permission denied or not a regular file")
         }
         return [UInt8](data)
     }

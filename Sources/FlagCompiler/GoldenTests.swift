@@ -78,9 +78,10 @@ enum GoldenTests {
 
 /// Checks a context (from a golden test) against the manifest's context schema.
 enum ContextCheck {
-    static func check(_ context: [String: Value], schema: [String: ContextAttribute], at location: SourceLocation)
-        -> [Diagnostic]
-    {
+    static func check(
+        _ context: [String: Value], schema: [String: ContextAttribute], at contextLocation: SourceLocation,
+        attributeLocations: [String: SourceLocation] = [:]
+    ) -> [Diagnostic] {
         var out: [Diagnostic] = []
         var flat: [(String, Value)] = []
         func flatten(_ prefix: String, _ object: [String: Value]) {
@@ -96,6 +97,7 @@ enum ContextCheck {
         flatten("", context)
         for (name, value) in flat.sorted(by: { $0.0 < $1.0 }) {
             if value == .null { continue }
+            let location = attributeLocations[name] ?? contextLocation
             guard let attribute = schema[name] ?? Resolver.builtIn[name] else {
                 out.append(
                     Diagnostic(
@@ -115,10 +117,14 @@ enum ContextCheck {
             case .ip: fits = value.stringValue.flatMap { IPAddress($0) } != nil
             }
             if !fits {
+                var hint: String?
+                if attribute.type == .number, case .string(let s) = value, NumberSyntax.parse(s) != nil {
+                    hint = "remove the quotes to make it a number"
+                }
                 out.append(
                     Diagnostic(
                         .contextSchemaViolation, "test context sets '\(name)' to \(value), which is not a \(attribute.type.rawValue)",
-                        at: location))
+                        at: location, hint: hint))
             } else if let allowed = attribute.allowed, !allowed.contains(text) {
                 out.append(
                     Diagnostic(

@@ -63,13 +63,37 @@ struct NodeReader {
             if allowed.contains(name) {
                 fields.values[name] = pair.value
                 fields.keys[name] = pair.key
-            } else {
+            } else if name == "<<" {
                 report(
-                    .unknownField, "unknown field '\(name)' in \(what)", at: pair.key,
-                    hint: Suggestions.hint(for: name, in: allowed))
+                    .unknownField, "merge keys (`<<`) are not supported", at: pair.key,
+                    hint: "write the fields out, or use an environment overlay")
+            } else {
+                report(.unknownField, "unknown field '\(name)' in \(what)", at: pair.key, hint: Self.hint(name, allowed))
             }
         }
         return fields
+    }
+
+    /// Where each field of the language belongs, for a field written in the wrong place.
+    static let fieldHomes: [String: String] = [
+        "rollout": "a rule", "serve": "a rule", "when": "a rule or a segment", "split": "a serve mapping",
+        "by": "a split or a rollout", "group": "a split or a rollout", "attribute": "a condition",
+        "op": "a condition", "values": "a condition", "value": "a condition", "segment": "a condition",
+        "negate": "a condition", "case_insensitive": "a condition", "branch": "an environment of the manifest",
+        "production": "an environment of the manifest", "include": "a segment", "exclude": "a segment",
+        "expect": "a test", "context": "a test or the manifest", "variants": "a flag or a prerequisite",
+        "off_variant": "a flag", "default": "a flag", "requires": "a flag", "rules": "a flag",
+    ]
+
+    /// "did you mean …?" among the allowed fields, else the field this one was probably
+    /// meant to be, wherever it belongs.
+    static func hint(_ name: String, _ allowed: [String]) -> String? {
+        if let match = Suggestions.closest(to: name, in: allowed) { return "did you mean '\(match)'?" }
+        if let other = Suggestions.closest(to: name, in: fieldHomes.keys), let home = fieldHomes[other] {
+            return allowed.contains(other)
+                ? "did you mean '\(other)'?" : "did you mean '\(other)'? It belongs in \(home)"
+        }
+        return Suggestions.hint(for: name, in: allowed)
     }
 
     struct Fields {
@@ -98,7 +122,8 @@ struct NodeReader {
 
     mutating func require(_ fields: Fields, _ name: String, what: String, hint: String? = nil) -> YAMLNode? {
         if let node = fields[name] { return node }
-        report(.missingField, "\(what) needs a '\(name)' field", at: fields.node, hint: hint)
+        let article = "aeiou".contains(name.first ?? "x") ? "an" : "a"
+        report(.missingField, "\(what) needs \(article) '\(name)' field", at: fields.node, hint: hint)
         return nil
     }
 

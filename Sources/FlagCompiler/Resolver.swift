@@ -165,7 +165,9 @@ struct Resolver {
                 continue
             }
             if required.key == source.key {
-                report(.prerequisiteCycle, "flag '\(source.key)' requires itself", at: p.flag.location)
+                report(
+                    .prerequisiteCycle, "flag '\(source.key)' requires itself", at: p.flag.location,
+                    hint: "remove this prerequisite")
                 continue
             }
             let requiredVariants = effectiveVariantNames(required)
@@ -186,7 +188,7 @@ struct Resolver {
                     "rule \(i + 1)\(r.name.map { " \"\($0)\"" } ?? "") can never match: rule at line \(earlier.location.line) matches everyone",
                     at: r.location, hint: "move it above, or give the earlier rule a condition")
             }
-            if r.when.isEmpty, r.rollout == nil, catchAll == nil { catchAll = r }
+            if r.complete, r.when.isEmpty, r.rollout == nil, catchAll == nil { catchAll = r }
             var rollout: Rollout?
             if let ro = r.rollout {
                 rollout = Rollout(
@@ -354,9 +356,13 @@ struct Resolver {
                 do {
                     _ = try RegexMatcher(pattern: text, caseInsensitive: c.caseInsensitive)
                 } catch {
+                    let outsideSubset = ["not supported", "look", "atomic", "possessive", "backreference"]
+                        .contains { error.message.contains($0) }
                     report(
                         .invalidRegex, "regular expression '\(text)' is not allowed: \(error.message)", at: v.location,
-                        hint: "Flagstaff accepts the RE2 subset: no look-around, no back-references")
+                        hint: outsideSubset
+                            ? "Flagstaff accepts the RE2 subset: no look-around, no back-references, no atomic groups"
+                            : "the error is at offset \(error.offset) of the pattern")
                 }
             case .membership, .string, .existence:
                 break

@@ -85,6 +85,9 @@ struct RuleSource: Sendable {
     var rollout: RolloutSource?
     var serve: ServeSource
     var location: SourceLocation
+    /// False when part of the rule could not be read: it then must not count as a rule
+    /// that matches everyone.
+    var complete = true
 }
 
 struct PrerequisiteSource: Sendable {
@@ -117,6 +120,8 @@ struct GoldenTestSource: Sendable {
     var environment: Located<String>?
     var context: [String: Value]
     var contextLocation: SourceLocation
+    /// Where each context attribute is written, by dotted name.
+    var attributeLocations: [String: SourceLocation]
     var expect: Located<String>
     var value: Value?
     var reason: Located<String>?

@@ -272,6 +272,7 @@ struct SourceParser {
     static let ruleFields = ["name", "when", "rollout", "serve"]
 
     private mutating func rule(_ node: YAMLNode) -> RuleSource? {
+        let errorsBefore = reader.diagnostics.filter { $0.severity == .error }.count
         guard let f = reader.fields(node, allowed: Self.ruleFields, what: "a rule") else { return nil }
         let name = f["name"].flatMap { reader.string($0, what: "name")?.value }
         var when: [ConditionSource] = []
@@ -280,7 +281,9 @@ struct SourceParser {
         if let r = f["rollout"] { rollout = self.rollout(r) }
         guard let s = reader.require(f, "serve", what: "a rule", hint: "add `serve: <variant>`"), let serve = serve(s)
         else { return nil }
-        return RuleSource(name: name, when: when, rollout: rollout, serve: serve, location: reader.location(node))
+        let complete = reader.diagnostics.filter { $0.severity == .error }.count == errorsBefore
+        return RuleSource(
+            name: name, when: when, rollout: rollout, serve: serve, location: reader.location(node), complete: complete)
     }
 
     private mutating func rollout(_ node: YAMLNode) -> RolloutSource? {
@@ -289,6 +292,12 @@ struct SourceParser {
                 reader.report(
                     .invalidRollout, "a rollout is a whole percentage, found \(s.text)", at: n,
                     hint: "write an integer from 0 to 100")
+                return nil
+            }
+            if case .scalar(let s) = n.kind, case .string(let text) = s.value, Int(text) != nil {
+                reader.report(
+                    .wrongType, "rollout must be a whole number, found the string \"\(text)\"", at: n,
+                    hint: "remove the quotes")
                 return nil
             }
             guard let p = reader.int(n, what: "rollout") else { return nil }
@@ -328,17 +337,22 @@ struct SourceParser {
             let s = reader.require(f, "split", what: "a split", hint: "write `split: { variantA: 50, variantB: 50 }`")
         else { return nil }
         var weights: [(Located<String>, Located<Int>)] = []
+        var unreadable = false
         for (name, value) in reader.entries(s, what: "split") {
-            guard let w = reader.int(value, what: "the weight of '\(name.value)'") else { continue }
+            guard let w = reader.int(value, what: "the weight of '\(name.value)'") else {
+                unreadable = true
+                continue
+            }
             if w.value < 0 {
-                reader.report(.invalidWeight, "weight \(w.value) of '\(name.value)' is negative", at: value)
+                reader.report(
+                    .invalidWeight, "weight \(w.value) of '\(name.value)' is negative", at: value,
+                    hint: "weights are whole numbers from 0 up; 0 serves the variant to nobody")
+                unreadable = true
                 continue
             }
             weights.append((name, w))
         }
-        if case .mapping = s.kind, weights.reduce(0, { $0 + $1.1.value }) == 0,
-            reader.diagnostics.last?.location != reader.location(s)
-        {
+        if case .mapping = s.kind, !unreadable, weights.reduce(0, { $0 + $1.1.value }) == 0 {
             reader.report(.invalidWeight, "the weights of this split add up to 0", at: s, hint: "give a variant a weight")
         }
         return .split(
@@ -393,14 +407,20 @@ struct SourceParser {
             let opWord = reader.string(opNode, what: "op")
         else { return nil }
         guard let op = Operator(rawValue: opWord.value) else {
-            reader.report(
-                .unknownOperator, "unknown operator '\(opWord.value)'", at: opNode,
-                hint: Suggestions.hint(for: opWord.value, in: Operator.allCases.map(\.rawValue)))
+            let names = Operator.allCases.map(\.rawValue)
+            let suffixed = names.filter { $0.hasSuffix("_" + opWord.value) }
+            let hint =
+                Suggestions.closest(to: opWord.value, in: names).map { "did you mean '\($0)'?" }
+                ?? (suffixed.isEmpty ? nil : "did you mean \(suffixed.map { "'\($0)'" }.joined(separator: " or "))?")
+                ?? "operators: \(names.joined(separator: ", "))"
+            reader.report(.unknownOperator, "unknown operator '\(opWord.value)'", at: opNode, hint: hint)
             return nil
         }
         var values: [Located<Value>] = []
         if f["values"] != nil, f["value"] != nil {
-            reader.report(.invalidValue, "write either 'value' or 'values', not both", at: f.keys["value"]!)
+            reader.report(
+                .invalidValue, "write either 'value' or 'values', not both", at: f.keys["value"]!,
+                hint: "`value: x` is short for `values: [x]`")
         }
         func scalarValue(_ n: YAMLNode) -> Located<Value>? {
             guard case .scalar(let s) = n.kind, s.value != .null else {
@@ -466,11 +486,22 @@ struct SourceParser {
                 reason = word
             }
         }
+        var attributeLocations: [String: SourceLocation] = [:]
+        func collect(_ node: YAMLNode, prefix: String) {
+            guard case .mapping(let pairs) = node.kind else { return }
+            for pair in pairs {
+                guard case .scalar(let key) = pair.key.kind else { continue }
+                let name = prefix.isEmpty ? key.text : prefix + "." + key.text
+                attributeLocations[name] = reader.location(pair.key)
+                collect(pair.value, prefix: name)
+            }
+        }
+        collect(c, prefix: "")
         return GoldenTestSource(
             name: f["name"].flatMap { reader.string($0, what: "name")?.value },
             environment: f["environment"].flatMap { reader.string($0, what: "environment") }, context: context,
-            contextLocation: reader.location(c), expect: expect, value: f["value"]?.value, reason: reason,
-            location: reader.location(node))
+            contextLocation: reader.location(c), attributeLocations: attributeLocations, expect: expect,
+            value: f["value"]?.value, reason: reason, location: reader.location(node))
     }
 
     // MARK: Segments

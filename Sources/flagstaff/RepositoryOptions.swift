@@ -33,7 +33,7 @@ struct RepositoryOptions: ParsableArguments {
             guard let data = FileManager.default.contents(atPath: root + "/" + file),
                 let text = String(data: data, encoding: .utf8)
             else { return nil }
-            return text.split(separator: "\n", omittingEmptySubsequences: false)
+            return text.split(omittingEmptySubsequences: false, whereSeparator: { $0.isNewline })
         }
     }
 }

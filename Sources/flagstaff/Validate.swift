@@ -32,7 +32,10 @@ struct Validate: ParsableCommand {
                         "ok: \(flags) flags, \(compilation.snapshots.count) snapshots, \(passed) golden tests passed"
                             + (warnings > 0 ? ", \(warnings) warning\(warnings == 1 ? "" : "s")" : ""))
                 } else {
-                    printError("\(errors) error\(errors == 1 ? "" : "s"), \(warnings) warning\(warnings == 1 ? "" : "s")")
+                    let skipped = compilation.tests.isEmpty && !compilation.diagnostics.contains { $0.code == .goldenTestFailed }
+                    printError(
+                        "\(errors) error\(errors == 1 ? "" : "s"), \(warnings) warning\(warnings == 1 ? "" : "s")"
+                            + (skipped ? "; golden tests run once the errors are fixed" : ""))
                 }
             }
         }
