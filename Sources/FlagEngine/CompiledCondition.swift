@@ -1,102 +1,258 @@
 import FlagModel
 
-/// A condition with its attribute resolved to a context slot and its values parsed.
-indirect enum CompiledCondition: Sendable {
-    case attribute(slot: Int, test: AttributeTest, negate: Bool)
-    case segment(Int)
-    case all([CompiledCondition])
-    case any([CompiledCondition])
-    case not(CompiledCondition)
-    /// A condition that can never hold (an operand that did not parse in a snapshot read
-    /// from elsewhere); the compiler never produces one.
-    case never
+// Compiled conditions are immutable class trees: one virtual call per node, operands held
+// by the node itself, so evaluation neither copies payloads nor hashes where a short list
+// compares faster.
+
+/// A compiled condition.
+class ConditionNode: @unchecked Sendable {
+    func holds(_ evaluator: Evaluator, _ context: borrowing PreparedContext, depth: Int) -> Bool { false }
 }
 
-enum NumberComparison: Sendable { case eq, gt, gte, lt, lte }
+/// Never holds: a condition whose operand did not parse in a snapshot read from elsewhere
+/// (the compiler never produces one).
+final class NeverNode: ConditionNode {}
 
-enum AttributeTest: Sendable {
-    case membership(values: Set<String>, caseInsensitive: Bool, notIn: Bool)
-    case contains([String], caseInsensitive: Bool)
-    case startsWith([String], caseInsensitive: Bool)
-    case endsWith([String], caseInsensitive: Bool)
-    case regex(RegexMatcher)
-    case number(NumberComparison, Double)
-    case before(Instant)
-    case after(Instant)
-    case semver(NumberComparison, SemVer)
-    case cidr([CIDR])
-    case exists
+final class AllNode: ConditionNode {
+    let children: [ConditionNode]
+    init(_ children: [ConditionNode]) { self.children = children }
 
-    /// What a context must prepare for this test.
-    func mark(_ needs: inout AttributeNeeds) {
-        switch self {
-        case .membership(_, let ci, _), .contains(_, let ci), .startsWith(_, let ci), .endsWith(_, let ci):
-            if ci { needs.lowercase = true }
-        case .regex, .exists: break
-        case .number: needs.number = true
-        case .before, .after: needs.instant = true
-        case .semver: needs.semver = true
-        case .cidr: needs.ip = true
+    override func holds(_ evaluator: Evaluator, _ context: borrowing PreparedContext, depth: Int) -> Bool {
+        for i in children.indices {
+            let child = children[i]
+            if !child.holds(evaluator, context, depth: depth) { return false }
+        }
+        return true
+    }
+}
+
+final class AnyNode: ConditionNode {
+    let children: [ConditionNode]
+    init(_ children: [ConditionNode]) { self.children = children }
+
+    override func holds(_ evaluator: Evaluator, _ context: borrowing PreparedContext, depth: Int) -> Bool {
+        for i in children.indices {
+            let child = children[i]
+            if child.holds(evaluator, context, depth: depth) { return true }
+        }
+        return false
+    }
+}
+
+final class NotNode: ConditionNode {
+    let inner: ConditionNode
+    init(_ inner: ConditionNode) { self.inner = inner }
+
+    override func holds(_ evaluator: Evaluator, _ context: borrowing PreparedContext, depth: Int) -> Bool {
+        !inner.holds(evaluator, context, depth: depth)
+    }
+}
+
+final class SegmentNode: ConditionNode {
+    let index: Int
+    init(_ index: Int) { self.index = index }
+
+    override func holds(_ evaluator: Evaluator, _ context: borrowing PreparedContext, depth: Int) -> Bool {
+        evaluator.inSegment(index, context, depth: depth + 1)
+    }
+}
+
+/// An attribute condition: Unleash's rules for a missing value (false, but true for
+/// `not_in`), then the operator, then `negate`.
+class AttributeNode: ConditionNode, @unchecked Sendable {
+    let slot: Int
+    let negate: Bool
+    /// The answer, before `negate`, when the attribute is missing.
+    let whenMissing: Bool
+
+    init(slot: Int, negate: Bool, whenMissing: Bool = false) {
+        self.slot = slot
+        self.negate = negate
+        self.whenMissing = whenMissing
+    }
+
+    override final func holds(_ evaluator: Evaluator, _ context: borrowing PreparedContext, depth: Int) -> Bool {
+        guard context.slots[slot].present else { return whenMissing != negate }
+        return test(context) != negate
+    }
+
+    /// The operator on a present value (`context.slots[slot]`). Fields are read one at a
+    /// time, so a slot is never copied whole.
+    func test(_ context: borrowing PreparedContext) -> Bool { false }
+
+    /// What a context must prepare for this node's attribute.
+    func mark(_ needs: inout AttributeNeeds) {}
+}
+
+final class ExistsNode: AttributeNode {
+    override func test(_ context: borrowing PreparedContext) -> Bool { true }
+}
+
+final class MembershipNode: AttributeNode {
+    let values: [String]
+    /// For long lists only; short ones compare faster than they hash.
+    let set: Set<String>?
+    let caseInsensitive: Bool
+    let notIn: Bool
+
+    init(slot: Int, negate: Bool, values: [String], caseInsensitive: Bool, notIn: Bool) {
+        self.values = values
+        self.set = values.count > 8 ? Set(values) : nil
+        self.caseInsensitive = caseInsensitive
+        self.notIn = notIn
+        super.init(slot: slot, negate: negate, whenMissing: notIn)
+    }
+
+    override func test(_ context: borrowing PreparedContext) -> Bool {
+        guard let text = caseInsensitive ? context.slots[slot].lowercased : context.slots[slot].text else { return notIn }
+        if let set { return set.contains(text) != notIn }
+        for v in values where v == text { return !notIn }
+        return notIn
+    }
+
+    override func mark(_ needs: inout AttributeNeeds) { if caseInsensitive { needs.lowercase = true } }
+}
+
+final class SubstringNode: AttributeNode {
+    enum Kind { case contains, prefix, suffix }
+    let kind: Kind
+    let values: [String]
+    let caseInsensitive: Bool
+
+    init(slot: Int, negate: Bool, kind: Kind, values: [String], caseInsensitive: Bool) {
+        self.kind = kind
+        self.values = values
+        self.caseInsensitive = caseInsensitive
+        super.init(slot: slot, negate: negate)
+    }
+
+    override func test(_ context: borrowing PreparedContext) -> Bool {
+        guard let text = caseInsensitive ? context.slots[slot].lowercased : context.slots[slot].text else { return false }
+        for v in values {
+            let hit: Bool
+            switch kind {
+            case .contains: hit = UTF8Search.contains(text, v)
+            case .prefix: hit = UTF8Search.hasPrefix(text, v)
+            case .suffix: hit = UTF8Search.hasSuffix(text, v)
+            }
+            if hit { return true }
+        }
+        return false
+    }
+
+    override func mark(_ needs: inout AttributeNeeds) { if caseInsensitive { needs.lowercase = true } }
+}
+
+final class MatchesNode: AttributeNode {
+    let matcher: RegexMatcher
+
+    init(slot: Int, negate: Bool, matcher: RegexMatcher) {
+        self.matcher = matcher
+        super.init(slot: slot, negate: negate)
+    }
+
+    override func test(_ context: borrowing PreparedContext) -> Bool {
+        guard let text = context.slots[slot].text else { return false }
+        return matcher.matches(text)
+    }
+}
+
+enum Comparison: Sendable {
+    case eq, gt, gte, lt, lte
+
+    init(_ op: Operator) {
+        switch op {
+        case .numEq, .semverEq: self = .eq
+        case .numGt, .semverGt, .after: self = .gt
+        case .numGte, .semverGte: self = .gte
+        case .numLt, .semverLt, .before: self = .lt
+        default: self = .lte
         }
     }
 
-    /// Unleash's rules: a missing value fails every test but `not_in`.
-    func holds(_ slot: PreparedContext.Slot) -> Bool {
-        guard slot.present else {
-            if case .membership(_, _, true) = self { return true }
-            return false
-        }
+    @inline(__always)
+    func holds<T: Comparable>(_ a: T, _ b: T) -> Bool {
         switch self {
-        case .exists:
-            return true
-        case .membership(let values, let ci, let notIn):
-            guard let text = ci ? slot.lowercased : slot.text else { return notIn }
-            return values.contains(text) != notIn
-        case .contains(let values, let ci):
-            guard let text = ci ? slot.lowercased : slot.text else { return false }
-            for v in values where UTF8Search.contains(text, v) { return true }
-            return false
-        case .startsWith(let values, let ci):
-            guard let text = ci ? slot.lowercased : slot.text else { return false }
-            for v in values where UTF8Search.hasPrefix(text, v) { return true }
-            return false
-        case .endsWith(let values, let ci):
-            guard let text = ci ? slot.lowercased : slot.text else { return false }
-            for v in values where UTF8Search.hasSuffix(text, v) { return true }
-            return false
-        case .regex(let matcher):
-            guard let text = slot.text else { return false }
-            return matcher.matches(text)
-        case .number(let cmp, let operand):
-            guard let n = slot.number else { return false }
-            switch cmp {
-            case .eq: return abs(n - operand) < Double.ulpOfOne
-            case .gt: return n > operand
-            case .gte: return n >= operand
-            case .lt: return n < operand
-            case .lte: return n <= operand
-            }
-        case .before(let instant):
-            guard let t = slot.instant else { return false }
-            return t < instant
-        case .after(let instant):
-            guard let t = slot.instant else { return false }
-            return t > instant
-        case .semver(let cmp, let operand):
-            guard let v = slot.semver else { return false }
-            switch cmp {
-            case .eq: return v == operand
-            case .gt: return v > operand
-            case .gte: return v >= operand
-            case .lt: return v < operand
-            case .lte: return v <= operand
-            }
-        case .cidr(let ranges):
-            guard let ip = slot.ip else { return false }
-            for range in ranges where range.contains(ip) { return true }
-            return false
+        case .eq: a == b
+        case .gt: a > b
+        case .gte: a >= b
+        case .lt: a < b
+        case .lte: a <= b
         }
     }
+}
+
+final class NumberNode: AttributeNode {
+    let comparison: Comparison
+    let operand: Double
+
+    init(slot: Int, negate: Bool, comparison: Comparison, operand: Double) {
+        self.comparison = comparison
+        self.operand = operand
+        super.init(slot: slot, negate: negate)
+    }
+
+    override func test(_ context: borrowing PreparedContext) -> Bool {
+        guard let n = context.slots[slot].number else { return false }
+        // Unleash compares equality within one ulp of 1, so "12.0" equals 12.
+        if comparison == .eq { return abs(n - operand) < Double.ulpOfOne }
+        return comparison.holds(n, operand)
+    }
+
+    override func mark(_ needs: inout AttributeNeeds) { needs.number = true }
+}
+
+final class DateNode: AttributeNode {
+    let comparison: Comparison
+    let operand: Instant
+
+    init(slot: Int, negate: Bool, comparison: Comparison, operand: Instant) {
+        self.comparison = comparison
+        self.operand = operand
+        super.init(slot: slot, negate: negate)
+    }
+
+    override func test(_ context: borrowing PreparedContext) -> Bool {
+        guard let t = context.slots[slot].instant else { return false }
+        return comparison.holds(t, operand)
+    }
+
+    override func mark(_ needs: inout AttributeNeeds) { needs.instant = true }
+}
+
+final class SemVerNode: AttributeNode {
+    let comparison: Comparison
+    let operand: SemVer
+
+    init(slot: Int, negate: Bool, comparison: Comparison, operand: SemVer) {
+        self.comparison = comparison
+        self.operand = operand
+        super.init(slot: slot, negate: negate)
+    }
+
+    override func test(_ context: borrowing PreparedContext) -> Bool {
+        guard let v = context.slots[slot].semver else { return false }
+        return comparison.holds(v, operand)
+    }
+
+    override func mark(_ needs: inout AttributeNeeds) { needs.semver = true }
+}
+
+final class CIDRNode: AttributeNode {
+    let ranges: [CIDR]
+
+    init(slot: Int, negate: Bool, ranges: [CIDR]) {
+        self.ranges = ranges
+        super.init(slot: slot, negate: negate)
+    }
+
+    override func test(_ context: borrowing PreparedContext) -> Bool {
+        guard let ip = context.slots[slot].ip else { return false }
+        for range in ranges where range.contains(ip) { return true }
+        return false
+    }
+
+    override func mark(_ needs: inout AttributeNeeds) { needs.ip = true }
 }
 
 /// Turns the model's conditions into compiled ones, interning attributes into slots.
@@ -117,72 +273,57 @@ struct ConditionCompiler {
         return s
     }
 
-    mutating func compile(_ conditions: [Condition]) -> [CompiledCondition] {
+    mutating func compile(_ conditions: [Condition]) -> [ConditionNode] {
         conditions.map { compile($0) }
     }
 
-    mutating func compile(_ condition: Condition) -> CompiledCondition {
+    mutating func compile(_ condition: Condition) -> ConditionNode {
         switch condition {
         case .segment(let key):
-            guard let index = segmentIndex[key] else { return .never }
-            return .segment(index)
-        case .all(let items): return .all(compile(items))
-        case .any(let items): return .any(compile(items))
-        case .not(let inner): return .not(compile(inner))
+            guard let index = segmentIndex[key] else { return NeverNode() }
+            return SegmentNode(index)
+        case .all(let items): return AllNode(compile(items))
+        case .any(let items): return AnyNode(compile(items))
+        case .not(let inner): return NotNode(compile(inner))
         case .attribute(let c):
-            guard let test = Self.test(for: c) else { return .never }
             let s = slot(for: c.attribute)
-            test.mark(&attributes[s])
-            return .attribute(slot: s, test: test, negate: c.negate)
+            guard let node = Self.node(for: c, slot: s) else { return NeverNode() }
+            node.mark(&attributes[s])
+            return node
         }
     }
 
-    /// The parsed test, or nil when an operand does not parse.
-    static func test(for c: AttributeCondition) -> AttributeTest? {
-        let ci = c.caseInsensitive
+    /// The node for an attribute condition, or nil when an operand does not parse.
+    static func node(for c: AttributeCondition, slot: Int) -> AttributeNode? {
+        let ci = c.caseInsensitive && c.op.honoursCaseInsensitive
         let values = ci ? c.values.map { $0.lowercased() } : c.values
-        func single<T>(_ parse: (String) -> T?) -> T? {
-            guard c.values.count == 1 else { return nil }
-            return parse(c.values[0])
-        }
+        let single = c.values.count == 1 ? c.values[0] : nil
+        let negate = c.negate
         switch c.op {
-        case .in: return .membership(values: Set(values), caseInsensitive: ci, notIn: false)
-        case .notIn: return .membership(values: Set(values), caseInsensitive: ci, notIn: true)
-        case .contains: return .contains(values, caseInsensitive: ci)
-        case .startsWith: return .startsWith(values, caseInsensitive: ci)
-        case .endsWith: return .endsWith(values, caseInsensitive: ci)
+        case .in, .notIn:
+            return MembershipNode(slot: slot, negate: negate, values: values, caseInsensitive: ci, notIn: c.op == .notIn)
+        case .contains:
+            return SubstringNode(slot: slot, negate: negate, kind: .contains, values: values, caseInsensitive: ci)
+        case .startsWith:
+            return SubstringNode(slot: slot, negate: negate, kind: .prefix, values: values, caseInsensitive: ci)
+        case .endsWith:
+            return SubstringNode(slot: slot, negate: negate, kind: .suffix, values: values, caseInsensitive: ci)
         case .matches:
-            guard c.values.count == 1, let m = try? RegexMatcher(pattern: c.values[0], caseInsensitive: ci) else {
-                return nil
-            }
-            return .regex(m)
+            guard let single, let m = try? RegexMatcher(pattern: single, caseInsensitive: ci) else { return nil }
+            return MatchesNode(slot: slot, negate: negate, matcher: m)
         case .numEq, .numGt, .numGte, .numLt, .numLte:
-            guard let n = single(NumberSyntax.parse) else { return nil }
-            return .number(comparison(c.op), n)
-        case .before:
-            guard let t = single(Timestamp.parse) else { return nil }
-            return .before(t)
-        case .after:
-            guard let t = single(Timestamp.parse) else { return nil }
-            return .after(t)
+            guard let n = single.flatMap(NumberSyntax.parse) else { return nil }
+            return NumberNode(slot: slot, negate: negate, comparison: Comparison(c.op), operand: n)
+        case .before, .after:
+            guard let t = single.flatMap(Timestamp.parse) else { return nil }
+            return DateNode(slot: slot, negate: negate, comparison: Comparison(c.op), operand: t)
         case .semverEq, .semverGt, .semverGte, .semverLt, .semverLte:
-            guard let v = single({ SemVer($0) }) else { return nil }
-            return .semver(comparison(c.op), v)
+            guard let v = single.flatMap({ SemVer($0) }) else { return nil }
+            return SemVerNode(slot: slot, negate: negate, comparison: Comparison(c.op), operand: v)
         case .inCIDR:
-            let ranges = c.values.compactMap { CIDR($0) }
-            return .cidr(ranges)
+            return CIDRNode(slot: slot, negate: negate, ranges: c.values.compactMap { CIDR($0) })
         case .exists:
-            return .exists
-        }
-    }
-
-    static func comparison(_ op: Operator) -> NumberComparison {
-        switch op {
-        case .numEq, .semverEq: .eq
-        case .numGt, .semverGt: .gt
-        case .numGte, .semverGte: .gte
-        case .numLt, .semverLt: .lt
-        default: .lte
+            return ExistsNode(slot: slot, negate: negate)
         }
     }
 }

@@ -26,7 +26,7 @@ public final class Evaluator: Sendable {
         var flags: [CompiledFlag] = []
         flags.reserveCapacity(snapshot.flags.count)
         for flag in snapshot.flags {
-            flags.append(CompiledFlag(flag, flagIndex: flagIndex, compiler: &compiler))
+            flags.append(CompiledFlag(flag, flags: snapshot.flags, flagIndex: flagIndex, compiler: &compiler))
         }
         self.flags = flags
         self.flagIndex = flagIndex
@@ -72,11 +72,11 @@ public final class Evaluator: Sendable {
             return .failure(
                 key: key, code: .flagNotFound, message: "flag '\(key)' is not in this snapshot", version: version)
         }
-        let flag = flags[index]
-        guard flag.type == type else {
+        guard flags[index].type == type else {
             return .failure(
                 key: key, code: .typeMismatch,
-                message: "flag '\(key)' is of type \(flag.type.rawValue), not \(type.rawValue)", version: version)
+                message: "flag '\(key)' is of type \(flags[index].type.rawValue), not \(type.rawValue)",
+                version: version)
         }
         return evaluate(at: index, context: context)
     }
@@ -105,40 +105,57 @@ public final class Evaluator: Sendable {
         return results
     }
 
+    // The hot paths below bind array elements `unowned(unsafe)`: the compiled arrays are
+    // immutable and live as long as the evaluator, so the retain and release a strong
+    // binding costs per element buys nothing.
+
     func evaluate(at index: Int, context: borrowing PreparedContext) -> EvaluationResult {
-        let flag = flags[index]
-        let outcome = decide(index, context: context, depth: 0)
+        unowned(unsafe) let flag = flags[index]
+        let outcome = decide(flag, context: context, depth: 0)
         let variant = outcome.variant
         return EvaluationResult(
-            key: flag.key, value: flag.variants[variant], variant: variant, reason: outcome.reason,
-            ruleIndex: outcome.rule, ruleName: outcome.rule.flatMap { flag.rules[$0].name }, version: version)
+            key: flag.key, value: variant >= 0 ? flag.variantValues[variant] : nil,
+            variant: variant >= 0 ? flag.variantNames[variant] : nil, reason: outcome.reason,
+            ruleIndex: outcome.rule >= 0 ? outcome.rule : nil,
+            ruleName: outcome.rule >= 0 ? flag.rules[outcome.rule].name : nil, version: version)
     }
 
+    /// Variants are indices into the flag's tables, rules indices into its rules (-1: none).
     struct Outcome {
-        var variant: String
+        var variant: Int
         var reason: Reason
-        var rule: Int?
+        var rule: Int = -1
     }
 
     /// Prerequisite chains are acyclic (the compiler checks); the depth bound guards
     /// snapshots that arrive from elsewhere.
-    func decide(_ index: Int, context: borrowing PreparedContext, depth: Int) -> Outcome {
-        let flag = flags[index]
+    func decide(_ flag: CompiledFlag, context: borrowing PreparedContext, depth: Int) -> Outcome {
         guard flag.enabled else { return Outcome(variant: flag.offVariant, reason: .disabled) }
+        if !flag.requires.isEmpty { return decideWithPrerequisites(flag, context: context, depth: depth) }
+        return decideRules(flag, context: context)
+    }
+
+    func decideWithPrerequisites(_ flag: CompiledFlag, context: borrowing PreparedContext, depth: Int) -> Outcome {
         for prerequisite in flag.requires {
-            guard depth < 32, let required = prerequisite.flag else {
+            guard depth < 32, prerequisite.flag >= 0 else {
                 return Outcome(variant: flag.offVariant, reason: .prerequisiteFailed)
             }
+            unowned(unsafe) let required = flags[prerequisite.flag]
             let served = decide(required, context: context, depth: depth + 1).variant
             if !prerequisite.variants.contains(served) {
                 return Outcome(variant: flag.offVariant, reason: .prerequisiteFailed)
             }
         }
-        for (i, rule) in flag.rules.enumerated() {
+        return decideRules(flag, context: context)
+    }
+
+    func decideRules(_ flag: CompiledFlag, context: borrowing PreparedContext) -> Outcome {
+        for i in flag.rules.indices {
+            let rule = flag.rules[i]
             guard holds(rule.when, context) else { continue }
             if let rollout = rule.rollout {
                 guard let value = bucketValue(rollout.by, context),
-                    Murmur3.rolloutBucket(group: rollout.group, value: value) <= rollout.percentage
+                    Int(rollout.hasher.hash(value) % 100) + 1 <= rollout.percentage
                 else { continue }
             }
             switch rule.serve {
@@ -152,11 +169,14 @@ public final class Evaluator: Sendable {
         }
     }
 
-    func choose(_ split: CompiledSplit, _ context: borrowing PreparedContext) -> String {
+    func choose(_ split: CompiledSplit, _ context: borrowing PreparedContext) -> Int {
+        guard !split.variants.isEmpty else { return -1 }
         guard let value = bucketValue(split.by, context), split.total > 0 else { return split.variants[0] }
-        let target = Murmur3.splitTarget(group: split.group, value: value, total: split.total)
-        for (i, running) in split.runningTotals.enumerated() where running >= target {
-            return split.variants[i]
+        let target = Int(UInt64(split.hasher.hash(value)) % UInt64(split.total)) + 1
+        var i = 0
+        for running in split.runningTotals {
+            if running >= target { return split.variants[i] }
+            i += 1
         }
         return split.variants[split.variants.count - 1]
     }
@@ -167,44 +187,31 @@ public final class Evaluator: Sendable {
             switch source {
             case .random: return context.randomText
             case .slot(let s):
-                let slot = context.slots[s]
-                if slot.present, let text = slot.text { return text }
+                if context.slots[s].present, let text = context.slots[s].text { return text }
             }
         }
         return nil
     }
 
-    func holds(_ conditions: [CompiledCondition], _ context: borrowing PreparedContext) -> Bool {
-        for c in conditions where !holds(c, context) { return false }
+    @inline(__always)
+    func holds(_ conditions: [ConditionNode], _ context: borrowing PreparedContext, depth: Int = 0) -> Bool {
+        for i in conditions.indices {
+            let c = conditions[i]
+            if !c.holds(self, context, depth: depth) { return false }
+        }
         return true
     }
 
-    func holds(_ condition: CompiledCondition, _ context: borrowing PreparedContext) -> Bool {
-        switch condition {
-        case .attribute(let slot, let test, let negate):
-            return test.holds(context.slots[slot]) != negate
-        case .segment(let index):
-            return inSegment(index, context, depth: 0)
-        case .all(let items):
-            return holds(items, context)
-        case .any(let items):
-            for c in items where holds(c, context) { return true }
-            return false
-        case .not(let inner):
-            return !holds(inner, context)
-        case .never:
-            return false
-        }
-    }
-
+    /// Segment conditions may nest segments; the compiler rejects cycles, and the depth
+    /// bound guards snapshots that arrive from elsewhere.
     func inSegment(_ index: Int, _ context: borrowing PreparedContext, depth: Int) -> Bool {
-        let segment = segments[index]
+        unowned(unsafe) let segment = segments[index]
         if let key = context.targetingKey {
             if segment.exclude.contains(key) { return false }
             if segment.include.contains(key) { return true }
         }
         guard !segment.when.isEmpty, depth < 32 else { return false }
-        return holds(segment.when, context)
+        return holds(segment.when, context, depth: depth)
     }
 }
 
@@ -215,62 +222,118 @@ enum BucketSource: Sendable {
     case random
 }
 
-struct CompiledSplit: Sendable {
-    var variants: [String]
-    var runningTotals: [Int]
-    var total: Int
-    var by: [BucketSource]
-    var group: String
+final class CompiledSplit: Sendable {
+    /// Indices into the flag's variant tables.
+    let variants: [Int]
+    let runningTotals: [Int]
+    let total: Int
+    let by: [BucketSource]
+    let hasher: BucketHasher
+
+    init(variants: [Int], runningTotals: [Int], total: Int, by: [BucketSource], group: String) {
+        self.variants = variants
+        self.runningTotals = runningTotals
+        self.total = total
+        self.by = by
+        self.hasher = BucketHasher(group: group, seed: Murmur3.variantSeed)
+    }
 }
 
 enum CompiledServe: Sendable {
-    case variant(String)
+    case variant(Int)
     case split(CompiledSplit)
 }
 
 struct CompiledRollout: Sendable {
     var percentage: Int
     var by: [BucketSource]
-    var group: String
+    var hasher: BucketHasher
+
+    init(percentage: Int, by: [BucketSource], group: String) {
+        self.percentage = percentage
+        self.by = by
+        self.hasher = BucketHasher(group: group, seed: Murmur3.rolloutSeed)
+    }
 }
 
-struct CompiledRule: Sendable {
-    var name: String?
-    var when: [CompiledCondition]
-    var rollout: CompiledRollout?
-    var serve: CompiledServe
+/// murmur3 of `"<group>:<value>"` with the `"<group>:"` part hashed once, at compile time.
+struct BucketHasher: Sendable {
+    let prefix: Murmur3.Hasher
+
+    init(group: String, seed: UInt32) {
+        var h = Murmur3.Hasher(seed: seed)
+        h.combine(group)
+        h.combine(UInt8(ascii: ":"))
+        prefix = h
+    }
+
+    @inline(__always)
+    func hash(_ value: String) -> UInt32 {
+        var h = prefix
+        h.combine(value)
+        return h.finalize()
+    }
+}
+
+final class CompiledRule: Sendable {
+    let name: String?
+    let when: [ConditionNode]
+    let rollout: CompiledRollout?
+    let serve: CompiledServe
+
+    init(name: String?, when: [ConditionNode], rollout: CompiledRollout?, serve: CompiledServe) {
+        self.name = name
+        self.when = when
+        self.rollout = rollout
+        self.serve = serve
+    }
 }
 
 struct CompiledPrerequisite: Sendable {
-    /// Index of the required flag; nil when it is not in the snapshot (never satisfied).
-    var flag: Int?
-    var variants: [String]
+    /// Index of the required flag; -1 when it is not in the snapshot (never satisfied).
+    var flag: Int
+    /// Indices into the required flag's variant tables.
+    var variants: [Int]
 }
 
-struct CompiledSegment: Sendable {
-    var include: Set<String>
-    var exclude: Set<String>
-    var when: [CompiledCondition]
+final class CompiledSegment: Sendable {
+    let include: Set<String>
+    let exclude: Set<String>
+    let when: [ConditionNode]
+
+    init(include: Set<String>, exclude: Set<String>, when: [ConditionNode]) {
+        self.include = include
+        self.exclude = exclude
+        self.when = when
+    }
 }
 
-struct CompiledFlag: Sendable {
-    var key: String
-    var type: FlagType
-    var variants: [String: Value]
-    var enabled: Bool
-    var offVariant: String
-    var defaultServe: CompiledServe
-    var requires: [CompiledPrerequisite]
-    var rules: [CompiledRule]
-    var isStatic: Bool
+final class CompiledFlag: Sendable {
+    let key: String
+    let type: FlagType
+    /// Variant names and values, sorted by name; outcomes are indices into these.
+    let variantNames: [String]
+    let variantValues: [Value]
+    let enabled: Bool
+    let offVariant: Int
+    let defaultServe: CompiledServe
+    let requires: [CompiledPrerequisite]
+    let rules: [CompiledRule]
+    let isStatic: Bool
 
-    init(_ flag: Flag, flagIndex: [String: Int], compiler: inout ConditionCompiler) {
+    static func variantTable(_ flag: Flag) -> [String] { flag.variants.keys.sorted() }
+
+    init(_ flag: Flag, flags: [Flag], flagIndex: [String: Int], compiler: inout ConditionCompiler) {
+        let names = Self.variantTable(flag)
+        var indexOf: [String: Int] = [:]
+        for (i, n) in names.enumerated() { indexOf[n] = i }
+        func index(_ name: String) -> Int { indexOf[name] ?? -1 }
         func sources(_ by: [String]) -> [BucketSource] {
             by.map { $0 == Bucketing.random ? .random : .slot(compiler.slot(for: $0)) }
         }
         func serve(_ s: Serve) -> CompiledServe {
             switch s {
-            case .variant(let v): return .variant(v)
+            case .variant(let v): return .variant(index(v))
             case .split(let split):
                 var running = 0
                 var totals: [Int] = []
@@ -280,18 +343,23 @@ struct CompiledFlag: Sendable {
                 }
                 return .split(
                     CompiledSplit(
-                        variants: split.weights.map(\.variant), runningTotals: totals, total: running,
+                        variants: split.weights.map { index($0.variant) }, runningTotals: totals, total: running,
                         by: sources(split.bucketing.by), group: split.bucketing.group))
             }
         }
         key = flag.key
         type = flag.type
-        variants = flag.variants
+        variantNames = names
+        variantValues = names.map { flag.variants[$0]! }
         enabled = flag.enabled
-        offVariant = flag.offVariant
+        offVariant = index(flag.offVariant)
         isStatic = flag.isStatic
         defaultServe = serve(flag.defaultServe)
-        requires = flag.requires.map { CompiledPrerequisite(flag: flagIndex[$0.flag], variants: $0.variants) }
+        requires = flag.requires.map { p in
+            guard let i = flagIndex[p.flag] else { return CompiledPrerequisite(flag: -1, variants: []) }
+            let required = Self.variantTable(flags[i])
+            return CompiledPrerequisite(flag: i, variants: p.variants.compactMap { required.firstIndex(of: $0) })
+        }
         var rules: [CompiledRule] = []
         for rule in flag.rules {
             let rollout = rule.rollout.map {

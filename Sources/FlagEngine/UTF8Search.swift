@@ -1,32 +1,48 @@
 /// Byte-wise substring tests over UTF-8, as Unleash compares strings: no Unicode
-/// normalisation, no allocation.
+/// normalisation, no allocation for native strings.
 enum UTF8Search {
+    @inline(__always)
+    static func withBytes<R>(_ s: String, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        if let r = s.utf8.withContiguousStorageIfAvailable(body) { return r }
+        return Array(s.utf8).withUnsafeBufferPointer(body)
+    }
+
     static func hasPrefix(_ text: String, _ prefix: String) -> Bool {
-        var t = text.utf8.makeIterator()
-        for b in prefix.utf8 {
-            guard let c = t.next(), c == b else { return false }
+        withBytes(text) { t in
+            withBytes(prefix) { p in
+                p.count <= t.count && (p.isEmpty || memcmpEqual(t.baseAddress!, p.baseAddress!, p.count))
+            }
         }
-        return true
     }
 
     static func hasSuffix(_ text: String, _ suffix: String) -> Bool {
-        let tv = text.utf8
-        let sv = suffix.utf8
-        guard sv.count <= tv.count else { return false }
-        return tv.reversed().starts(with: sv.reversed())
+        withBytes(text) { t in
+            withBytes(suffix) { s in
+                s.count <= t.count
+                    && (s.isEmpty || memcmpEqual(t.baseAddress! + (t.count - s.count), s.baseAddress!, s.count))
+            }
+        }
     }
 
     static func contains(_ text: String, _ needle: String) -> Bool {
-        let nv = needle.utf8
-        if nv.isEmpty { return true }
-        let tv = text.utf8
-        guard nv.count <= tv.count else { return false }
-        var start = tv.startIndex
-        let first = nv.first!
-        while let i = tv[start...].firstIndex(of: first) {
-            if tv[i...].starts(with: nv) { return true }
-            start = tv.index(after: i)
+        withBytes(text) { t in
+            withBytes(needle) { n in
+                if n.isEmpty { return true }
+                guard n.count <= t.count else { return false }
+                let first = n[0]
+                var i = 0
+                while i <= t.count - n.count {
+                    if t[i] == first, memcmpEqual(t.baseAddress! + i, n.baseAddress!, n.count) { return true }
+                    i += 1
+                }
+                return false
+            }
         }
-        return false
+    }
+
+    @inline(__always)
+    private static func memcmpEqual(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ count: Int) -> Bool {
+        for i in 0..<count where a[i] != b[i] { return false }
+        return true
     }
 }
