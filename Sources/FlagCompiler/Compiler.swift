@@ -186,8 +186,9 @@ public struct Compiler: Sendable {
 
         // A test must expect a variant the flag has where it runs.
         for snapshot in snapshots {
-            for (key, flag) in flags[snapshot.project] ?? [:] {
-                guard let variants = snapshot.flag(key)?.variants, !variants.isEmpty else { continue }
+            let compiled = Dictionary(snapshot.flags.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
+            for (key, flag) in flags[snapshot.project] ?? [:] where !flag.tests.isEmpty {
+                guard let variants = compiled[key]?.variants, !variants.isEmpty else { continue }
                 for test in flag.tests where test.environment == nil || test.environment?.value == snapshot.environment {
                     if variants[test.expect.value] == nil {
                         diagnostics.append(
@@ -229,8 +230,7 @@ public struct Compiler: Sendable {
 
     /// `sha256:` + hex digest of the canonical JSON of the snapshot's content.
     public static func version(of snapshot: Snapshot) -> String {
-        let canonical = CanonicalJSON.encode(snapshot.contentJSON)
-        let digest = SHA256.hash(data: Array(canonical.utf8))
+        let digest = SHA256.hash(data: CanonicalJSON.encodeBytes(snapshot.contentJSON))
         return "sha256:" + digest.map { byte in
             let hex = String(byte, radix: 16)
             return byte < 16 ? "0" + hex : hex

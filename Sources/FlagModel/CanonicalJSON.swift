@@ -3,8 +3,13 @@
 /// Equal values always encode to equal bytes, which is what snapshot versions hash.
 public enum CanonicalJSON {
     public static func encode(_ value: Value) -> String {
-        var out = ""
-        out.reserveCapacity(256)
+        String(decoding: encodeBytes(value), as: UTF8.self)
+    }
+
+    /// The canonical UTF-8 bytes, what snapshot versions hash.
+    public static func encodeBytes(_ value: Value) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(4096)
         write(value, to: &out)
         return out
     }
@@ -29,28 +34,36 @@ public enum CanonicalJSON {
     }
 
     public static func write(_ value: Value, to out: inout String) {
+        out += encode(value)
+    }
+
+    public static func write(_ value: Value, to out: inout [UInt8]) {
         switch value {
-        case .null: out += "null"
-        case .bool(let b): out += b ? "true" : "false"
-        case .int(let i): out += String(i)
-        case .double(let d): out += format(d)
+        case .null: out.append(contentsOf: "null".utf8)
+        case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
+        case .int(let i): out.append(contentsOf: String(i).utf8)
+        case .double(let d): out.append(contentsOf: format(d).utf8)
         case .string(let s): writeString(s, to: &out)
         case .array(let items):
-            out += "["
-            for (i, item) in items.enumerated() {
-                if i > 0 { out += "," }
+            out.append(UInt8(ascii: "["))
+            var first = true
+            for item in items {
+                if !first { out.append(UInt8(ascii: ",")) }
+                first = false
                 write(item, to: &out)
             }
-            out += "]"
+            out.append(UInt8(ascii: "]"))
         case .object(let object):
-            out += "{"
-            for (i, key) in sortedKeys(object).enumerated() {
-                if i > 0 { out += "," }
+            out.append(UInt8(ascii: "{"))
+            var first = true
+            for key in sortedKeys(object) {
+                if !first { out.append(UInt8(ascii: ",")) }
+                first = false
                 writeString(key, to: &out)
-                out += ":"
+                out.append(UInt8(ascii: ":"))
                 write(object[key]!, to: &out)
             }
-            out += "}"
+            out.append(UInt8(ascii: "}"))
         }
     }
 
@@ -83,25 +96,31 @@ public enum CanonicalJSON {
     }
 
     public static func writeString(_ s: String, to out: inout String) {
-        out += "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
+        var bytes: [UInt8] = []
+        writeString(s, to: &bytes)
+        out += String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Escapes `"`, `\\` and control characters; everything else, non-ASCII included, is
+    /// copied as UTF-8.
+    public static func writeString(_ s: String, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        for byte in s.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): out.append(contentsOf: [0x5C, 0x22])
+            case UInt8(ascii: "\\"): out.append(contentsOf: [0x5C, 0x5C])
+            case 0x0A: out.append(contentsOf: [0x5C, UInt8(ascii: "n")])
+            case 0x0D: out.append(contentsOf: [0x5C, UInt8(ascii: "r")])
+            case 0x09: out.append(contentsOf: [0x5C, UInt8(ascii: "t")])
+            case 0x08: out.append(contentsOf: [0x5C, UInt8(ascii: "b")])
+            case 0x0C: out.append(contentsOf: [0x5C, UInt8(ascii: "f")])
+            case 0..<0x20, 0x7F:
+                let hex = Array("0123456789abcdef".utf8)
+                out.append(contentsOf: [0x5C, UInt8(ascii: "u"), 0x30, 0x30, hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
             default:
-                if scalar.value < 0x20 || scalar.value == 0x7F {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
+                out.append(byte)
             }
         }
-        out += "\""
+        out.append(UInt8(ascii: "\""))
     }
 }
