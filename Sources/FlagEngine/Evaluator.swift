@@ -105,12 +105,8 @@ public final class Evaluator: Sendable {
         return results
     }
 
-    // The hot paths below bind array elements `unowned(unsafe)`: the compiled arrays are
-    // immutable and live as long as the evaluator, so the retain and release a strong
-    // binding costs per element buys nothing.
-
     func evaluate(at index: Int, context: borrowing PreparedContext) -> EvaluationResult {
-        unowned(unsafe) let flag = flags[index]
+        let flag = flags[index]
         let outcome = decide(flag, context: context, depth: 0)
         let variant = outcome.variant
         return EvaluationResult(
@@ -140,7 +136,7 @@ public final class Evaluator: Sendable {
             guard depth < 32, prerequisite.flag >= 0 else {
                 return Outcome(variant: flag.offVariant, reason: .prerequisiteFailed)
             }
-            unowned(unsafe) let required = flags[prerequisite.flag]
+            let required = flags[prerequisite.flag]
             let served = decide(required, context: context, depth: depth + 1).variant
             if !prerequisite.variants.contains(served) {
                 return Outcome(variant: flag.offVariant, reason: .prerequisiteFailed)
@@ -205,7 +201,7 @@ public final class Evaluator: Sendable {
     /// Segment conditions may nest segments; the compiler rejects cycles, and the depth
     /// bound guards snapshots that arrive from elsewhere.
     func inSegment(_ index: Int, _ context: borrowing PreparedContext, depth: Int) -> Bool {
-        unowned(unsafe) let segment = segments[index]
+        let segment = segments[index]
         if let key = context.targetingKey {
             if segment.exclude.contains(key) { return false }
             if segment.include.contains(key) { return true }
