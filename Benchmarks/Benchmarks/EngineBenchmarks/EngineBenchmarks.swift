@@ -1,0 +1,165 @@
+import Benchmark
+import FlagCompiler
+import FlagEngine
+import FlagModel
+import Foundation
+
+/// A flag with 3 rules, 5 conditions and a split: the figure the engine is held to.
+let targetFlag = """
+    rules:
+      - name: staff
+        when: [ { attribute: email, op: ends_with, values: ["@acme.com"], case_insensitive: true } ]
+        serve: on
+      - name: paying customers down under
+        when:
+          - { attribute: plan, op: in, values: [pro, enterprise] }
+          - { attribute: country, op: in, values: [NZ, AU] }
+        serve: on
+      - name: adults on new apps
+        when:
+          - { attribute: app_version, op: semver_gte, value: 2.0.0 }
+          - { attribute: age, op: num_gte, value: 18 }
+        rollout: 50
+        serve: on
+    default:
+      split: { off: 50, on: 50 }
+    """
+
+/// A context that fails every rule late, so every condition runs and the split decides.
+let targetContext: [String: Value] = [
+    "targetingKey": "user-42", "email": "kim@example.com", "plan": "pro", "country": "FR",
+    "app_version": "1.9.3", "age": 30,
+]
+
+let now = Instant(seconds: 1_767_225_600)
+
+func compileOrDie(_ tree: any FlagTree) -> Compilation {
+    let compilation = Compiler().compile(tree, options: CompileOptions(now: now, runTests: false))
+    if compilation.hasErrors { fatalError("benchmark repository does not compile: \(compilation.errors.prefix(5))") }
+    return compilation
+}
+
+let benchmarks: @Sendable () -> Void = {
+    Benchmark.defaultConfiguration = .init(
+        metrics: [.wallClock, .mallocCountTotal, .instructions, .throughput], timeUnits: .nanoseconds,
+        maxDuration: .seconds(3))
+
+    // MARK: One evaluation
+
+    let single = compileOrDie(
+        MemoryTree([
+            "flagstaff.yaml": Generator.manifest,
+            "shop/flags/checkout.yaml": targetFlag,
+        ]))
+    let singleEvaluator = Evaluator(snapshot: single.snapshots[0])
+    let preparedContext = singleEvaluator.prepare(targetContext, now: now)
+    precondition(singleEvaluator.evaluate("checkout", context: preparedContext).reason == .split)
+
+    Benchmark("Evaluate one flag (3 rules, 5 conditions, split)", configuration: .init(scalingFactor: .kilo)) {
+        benchmark in
+        for _ in benchmark.scaledIterations {
+            blackHole(singleEvaluator.evaluate("checkout", context: preparedContext))
+        }
+    }
+
+    Benchmark("Prepare a context (6 attributes)", configuration: .init(scalingFactor: .kilo)) { benchmark in
+        for _ in benchmark.scaledIterations {
+            blackHole(singleEvaluator.prepare(targetContext, now: now))
+        }
+    }
+
+    // MARK: Evaluate all
+
+    let thousand = compileOrDie(MemoryTree(Generator.repository(flags: 1_000, segments: 100)))
+    let thousandEvaluator = Evaluator(snapshot: thousand.snapshots[0])
+    let thousandContext = thousandEvaluator.prepare(targetContext, now: now)
+
+    Benchmark(
+        "Evaluate all 1,000 flags for one context",
+        configuration: .init(metrics: [.wallClock, .mallocCountTotal, .throughput], timeUnits: .microseconds)
+    ) { benchmark in
+        for _ in benchmark.scaledIterations {
+            blackHole(thousandEvaluator.evaluateAll(context: thousandContext))
+        }
+    }
+
+    // MARK: Compile from disk
+
+    Benchmark(
+        "Compile 10,000 flags and 1,000 segments from disk",
+        configuration: .init(
+            metrics: [.wallClock, .peakMemoryResident, .mallocCountTotal], timeUnits: .milliseconds,
+            maxDuration: .seconds(60), maxIterations: 5)
+    ) { benchmark, root in
+        benchmark.startMeasurement()
+        let compilation = compileOrDie(DirectoryTree(root: root))
+        benchmark.stopMeasurement()
+        precondition(compilation.snapshots[0].flags.count == 10_000)
+        blackHole(compilation)
+    } setup: {
+        try Generator.write(Generator.repository(flags: 10_000, segments: 1_000))
+    }
+}
+
+/// Generated flag repositories of any size, shaped like real ones: rules on a handful of
+/// attributes, segments, a split or a rollout in every few flags.
+enum Generator {
+    static let manifest = """
+        version: 1
+        organization: bench
+        projects: { shop: {} }
+        environments:
+          production: { branch: main, production: true }
+          staging: { branch: staging }
+        """
+
+    static func repository(flags: Int, segments: Int) -> [String: String] {
+        var files = ["flagstaff.yaml": manifest]
+        for s in 0..<segments {
+            files["shop/segments/segment-\(s).yaml"] = """
+                name: Segment \(s)
+                include: [user-\(s), user-\(s + 1)]
+                exclude: [user-\(s + 2)]
+                when:
+                  - { attribute: country, op: in, values: [C\(s % 50), C\(s % 7)] }
+                  - { attribute: age, op: num_gte, value: \(s % 60) }
+                """
+        }
+        for f in 0..<flags {
+            let segment = segments > 0 ? f % segments : 0
+            let serve = f % 3 == 0 ? "serve: { split: { off: 50, on: 50 } }" : "serve: on"
+            files["shop/flags/flag-\(f).yaml"] = """
+                name: Flag \(f)
+                description: Generated flag number \(f)
+                owner: team-\(f % 17)
+                tags: [generated, batch-\(f % 10)]
+                rules:
+                  - name: staff
+                    when: [ { attribute: email, op: ends_with, values: ["@team\(f % 13).example"] } ]
+                    serve: on
+                  \(segments > 0 ? "- name: segment\n    when: [ { segment: segment-\(segment) } ]\n    serve: on" : "")
+                  - name: plans
+                    when: [ { attribute: plan, op: in, values: [p\(f % 5), p\(f % 11)] } ]
+                    rollout: \(f % 101)
+                    \(serve)
+                default: off
+                environments:
+                  staging: { default: on }
+                tests:
+                  - { context: { targetingKey: nobody }, environment: staging, expect: on }
+                """
+        }
+        return files
+    }
+
+    /// Writes files under a new temporary folder and returns its path.
+    static func write(_ files: [String: String]) throws -> String {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("flagstaff-bench-\(UUID().uuidString)")
+        for (path, text) in files {
+            let url = root.appendingPathComponent(path)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try Data(text.utf8).write(to: url)
+        }
+        return root.path
+    }
+}

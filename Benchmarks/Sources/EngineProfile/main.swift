@@ -1,0 +1,52 @@
+// A plain loop over the benchmarked operations, for `perf record` (the benchmark harness
+// runs its own protocol and is awkward to profile).
+import FlagCompiler
+import FlagEngine
+import FlagModel
+import Foundation
+
+let targetFlag = """
+    rules:
+      - name: staff
+        when: [ { attribute: email, op: ends_with, values: ["@acme.com"], case_insensitive: true } ]
+        serve: on
+      - name: paying customers down under
+        when:
+          - { attribute: plan, op: in, values: [pro, enterprise] }
+          - { attribute: country, op: in, values: [NZ, AU] }
+        serve: on
+      - name: adults on new apps
+        when:
+          - { attribute: app_version, op: semver_gte, value: 2.0.0 }
+          - { attribute: age, op: num_gte, value: 18 }
+        rollout: 50
+        serve: on
+    default:
+      split: { off: 50, on: 50 }
+    """
+let manifest = """
+    version: 1
+    organization: bench
+    projects: { shop: {} }
+    environments:
+      production: { branch: main, production: true }
+    """
+let mode = CommandLine.arguments.dropFirst().first ?? "eval"
+let now = Instant(seconds: 1_767_225_600)
+if mode == "eval" {
+    let c = Compiler().compile(
+        MemoryTree(["flagstaff.yaml": manifest, "shop/flags/checkout.yaml": targetFlag]), options: CompileOptions())
+    let e = Evaluator(snapshot: c.snapshots[0])
+    let ctx = e.prepare(
+        ["targetingKey": "user-42", "email": "kim@example.com", "plan": "pro", "country": "FR",
+         "app_version": "1.9.3", "age": 30], now: now)
+    var n = 0
+    let start = Date()
+    for _ in 0..<5_000_000 { if e.evaluate("checkout", context: ctx).variant == "on" { n += 1 } }
+    print(n, Date().timeIntervalSince(start) / 5_000_000 * 1e9, "ns")
+} else {
+    let root = CommandLine.arguments[2]
+    let start = Date()
+    let c = Compiler().compile(DirectoryTree(root: root), options: CompileOptions(now: now, runTests: false))
+    print(c.snapshots.count, c.errors.count, Date().timeIntervalSince(start), "s")
+}
