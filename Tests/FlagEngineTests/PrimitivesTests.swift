@@ -65,7 +65,8 @@ import Testing
     @Test func splitTargetIsHashModTotalPlusOne() {
         #expect(Murmur3.splitTarget(group: "Feature.Variants.C", value: "607", total: 99) == 58)
         #expect(Murmur3.splitTarget(group: "Feature.Variants.D", value: "712", total: 100) == 1)
-        #expect(Murmur3.splitTarget(group: "Feature.flexible.rollout.custom.stickiness_100", value: "44", total: 100) == 98)
+        let group = "Feature.flexible.rollout.custom.stickiness_100"
+        #expect(Murmur3.splitTarget(group: group, value: "44", total: 100) == 98)
         #expect(Murmur3.splitTarget(group: "a", value: "1", total: 2) == 1)
     }
 }
@@ -232,7 +233,8 @@ import Testing
         ("::", "::"), ("::1", "::1"), ("1::", "1::"), ("2001:db8::8a2e:370:7334", "2001:db8::8a2e:370:7334"),
         ("2001:0DB8:0000:0000:0000:0000:0000:0001", "2001:db8::1"), ("1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8"),
         ("::ffff:1.2.3.4", "::ffff:102:304"), ("1:2:3:4:5:6:1.2.3.4", "1:2:3:4:5:6:102:304"),
-        ("1::2:3", "1::2:3"), ("fe80::1", "fe80::1"), ("1:0:0:2::3", "1:0:0:2::3"), ("::2:3:4:5:6:7:8", "0:2:3:4:5:6:7:8"),
+        ("1::2:3", "1::2:3"), ("fe80::1", "fe80::1"), ("1:0:0:2::3", "1:0:0:2::3"),
+        ("::2:3:4:5:6:7:8", "0:2:3:4:5:6:7:8"),
     ])
     func parsesAddresses(text: String, canonical: String) throws {
         let address = try #require(IPAddress(text), "\(text)")
@@ -492,6 +494,38 @@ import Testing
         #expect(matches("(?x)a\\ b", "a b"))
         #expect(matches("(?x: a b )c", "abc"))
         #expect(matches("(?is)A.B", "a\nb"))
+    }
+
+    /// Cases where Rust's regex crate (checked against regex 1.7.1) folds case before negating a class.
+    @Test func foldsClassesBeforeNegatingThemLikeRust() {
+        #expect(!matches("(?i)[^ſ]", "s"))
+        #expect(!matches("(?i)[^ſ]", "S"))
+        #expect(matches("(?i)[^ſ]", "k"))
+        #expect(!matches("(?i)[[:^lower:]]", "a"))
+        #expect(!matches("(?i)[[:^lower:]]", "A"))
+        #expect(!matches("(?i)[^[:punct:][:^lower:]ſ]", "µ"))
+        #expect(matches("(?i)[^[:punct:][:^lower:]ſ]", "K"))
+        #expect(matches("(?i)[^[:punct:][:^lower:]ſ]", "\u{212A}"))
+        #expect(!matches("(?i)\\P{Lu}", "a"))
+        #expect(matches("(?i)\\W", "!"))
+    }
+
+    @Test func rejectsWhatRustRejectsWithUnicodeModeOff() {
+        for pattern in ["(?-u).", "(?-u)\\W", "(?-u)\\D", "(?-u)\\S", "(?-u)[^a]", "(?-u)\\pL", "(?-u)[é]"] {
+            let error = compileError(pattern)
+            #expect(error?.message.contains("(?-u)") == true, "\(pattern): \(error?.message ?? "no error")")
+        }
+        #expect(matches("(?-u)\\w+", "abc"))
+        #expect(matches("(?-u)[a-z]", "q"))
+        #expect(matches("(?i-u)k", "K"))
+        #expect(!matches("(?i-u)k", "\u{212A}"))  // ASCII-only folding
+        #expect(matches("(?-u)é", "é"))
+    }
+
+    @Test func rejectsPropertiesRustDoesNotKnow() {
+        for pattern in ["\\p{Greek}", "\\p{L&}", "\\p{Cs}", "\\p{^L}", "\\p{sc=Latn}", "\\pé"] {
+            #expect(compileError(pattern)?.message.contains("unsupported Unicode class") == true, "\(pattern)")
+        }
     }
 
     @Test func answersInLinearTimeOnHostileInput() {

@@ -16,7 +16,9 @@
 ///
 /// Rejected at compile time, with a message naming the construct: look-around, atomic groups, backreferences,
 /// possessive quantifiers, recursion, Unicode scripts (`\p{Greek}`), repetition counts above 1000, patterns
-/// longer than 4096 bytes or compiling to more than 10,000 instructions, and anything that does not parse.
+/// longer than 4096 bytes or compiling to more than 10,000 instructions, and anything that does not parse. With
+/// Unicode mode off (`(?-u)`), `.`, `\W \D \S`, `\p{…}` and classes reaching beyond ASCII are rejected too, as
+/// Rust rejects them for text.
 public struct RegexMatcher: Sendable {
     /// Why a pattern was rejected, and where.
     public struct CompileError: Error, Sendable, Hashable, CustomStringConvertible {

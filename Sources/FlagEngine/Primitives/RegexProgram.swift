@@ -38,6 +38,7 @@ struct RegexSetInfo: Sendable {
 /// A compiled program: instructions, the sets they test, and facts the VM uses to skip work.
 struct RegexProgram: Sendable {
     /// The most instructions a pattern may compile to, so that matching stays cheap per scalar of text.
+    /// It must stay below 65,536: the VM keeps program counters in `UInt16`.
     static let maxInstructions = 10_000
 
     var instructions: [RegexInstruction] = []

@@ -197,6 +197,10 @@ struct RegexParser {
                 atom = group
             case "[":
                 let set = try parseBracketClass(depth: depth + 1)
+                if !flags.unicode, let last = set.bounds.last, last > 0x7F {
+                    throw error("character class with Unicode mode off (`(?-u)`) reaches beyond ASCII and could "
+                        + "match part of a character; Rust's regex rejects it for text", at: start)
+                }
                 atom = (.set(set), 1)
             case "*", "+", "?", "{":
                 throw error("repetition operator `\(c)` has nothing to repeat", at: pos)
@@ -295,28 +299,38 @@ struct RegexParser {
         }
         if pos == start { return nil }
         if value > RegexParser.maxRepetition {
-            throw error("repetition count \(value) exceeds the limit of \(RegexParser.maxRepetition)", at: start)
+            let written = String(String.UnicodeScalarView(scalars[start..<pos]))
+            throw error("repetition count \(written) exceeds the limit of \(RegexParser.maxRepetition)", at: start)
         }
         while let s = peekScalar(), s.properties.isWhitespace { pos += 1 }
         return value
     }
+
+    /// Group openings that only a backtracking engine could honour, with the error each one gets.
+    static let unsupportedGroups: [(String, String)] = [
+        ("?=", "look-ahead `(?=…)` is not supported (RE2 syntax has no look-around)"),
+        ("?!", "negative look-ahead `(?!…)` is not supported (RE2 syntax has no look-around)"),
+        ("?<=", "look-behind `(?<=…)` is not supported (RE2 syntax has no look-around)"),
+        ("?<!", "negative look-behind `(?<!…)` is not supported (RE2 syntax has no look-around)"),
+        ("?>", "atomic group `(?>…)` is not supported (RE2 syntax has no atomic groups)"),
+        ("?P=", "backreference `(?P=name)` is not supported (RE2 syntax has no backreferences)"),
+        ("?P>", "subroutine call `(?P>name)` is not supported (RE2 syntax has no recursion)"),
+        ("?&", "subroutine call `(?&name)` is not supported (RE2 syntax has no recursion)"),
+        ("?#", "comment group `(?#…)` is not supported; use the `x` flag and `#` comments"),
+        ("?|", "branch reset group `(?|…)` is not supported"),
+        ("?'", "named group `(?'name'…)` is not supported; write `(?P<name>…)` or `(?<name>…)`"),
+    ]
 
     /// A group, or `nil` for a flag setting such as `(?i)` that applies to the rest of the enclosing group.
     mutating func parseGroup(depth: Int) throws(Failure) -> Parsed? {
         let open = pos
         pos += 1
         skipSpace()
-        if lookingAt("?=") { throw error("look-ahead `(?=…)` is not supported (RE2 syntax has no look-around)", at: open) }
-        if lookingAt("?!") { throw error("negative look-ahead `(?!…)` is not supported (RE2 syntax has no look-around)", at: open) }
-        if lookingAt("?<=") { throw error("look-behind `(?<=…)` is not supported (RE2 syntax has no look-around)", at: open) }
-        if lookingAt("?<!") { throw error("negative look-behind `(?<!…)` is not supported (RE2 syntax has no look-around)", at: open) }
-        if lookingAt("?>") { throw error("atomic group `(?>…)` is not supported (RE2 syntax has no atomic groups)", at: open) }
-        if lookingAt("?P=") { throw error("backreference `(?P=name)` is not supported (RE2 syntax has no backreferences)", at: open) }
-        if lookingAt("?P>") || lookingAt("?&") { throw error("subroutine call `(?P>name)` is not supported", at: open) }
-        if lookingAt("?#") { throw error("comment group `(?#…)` is not supported; use the `x` flag and `#` comments", at: open) }
-        if lookingAt("?|") { throw error("branch reset group `(?|…)` is not supported", at: open) }
-        if lookingAt("?'") { throw error("named group `(?'name'…)` is not supported; write `(?P<name>…)` or `(?<name>…)`", at: open) }
-        if let next = peek(1), peek() == "?", next.isNumber || next == "+" || (next == "-" && (peek(2)?.isNumber ?? false)) {
+        for (prefix, message) in RegexParser.unsupportedGroups where lookingAt(prefix) {
+            throw error(message, at: open)
+        }
+        if let next = peek(1), peek() == "?",
+           next.isNumber || next == "+" || (next == "-" && (peek(2)?.isNumber ?? false)) {
             throw error("recursion `(?\(next)…)` is not supported (RE2 syntax has no recursion)", at: open)
         }
 
@@ -410,6 +424,10 @@ struct RegexParser {
             case .assertion(let assertion): return .assertion(assertion)
             }
         case ".":
+            if !flags.unicode {
+                throw error("`.` with Unicode mode off (`(?-u)`) could match part of a character; Rust's regex "
+                    + "rejects it for text: drop `-u` or use an ASCII class such as `[\\x00-\\x7F]`", at: pos)
+            }
             pos += 1
             if flags.dotMatchesNewLine { return .set(.all) }
             return .set(ScalarSet(scalars: flags.crlf ? [0x0A, 0x0D] : [0x0A]).inverted())
@@ -459,6 +477,10 @@ struct RegexParser {
         case "p", "P":
             return .set(try parseUnicodeClass(start: start))
         case "d", "D", "s", "S", "w", "W":
+            if !flags.unicode && c.properties.isUppercase {
+                throw error("`\\\(c)` with Unicode mode off (`(?-u)`) could match part of a character; Rust's "
+                    + "regex rejects it for text", at: start)
+            }
             pos += 1
             return .set(perlClass(c))
         default:
@@ -505,7 +527,8 @@ struct RegexParser {
         let open = pos
         var index = pos + 1
         var name = ""
-        while index < scalars.count, scalars[index] == "-" || (scalars[index].isASCII && scalars[index].properties.isAlphabetic) {
+        while index < scalars.count,
+              scalars[index] == "-" || (scalars[index].isASCII && scalars[index].properties.isAlphabetic) {
             name.unicodeScalars.append(scalars[index])
             index += 1
         }
@@ -534,7 +557,9 @@ struct RegexParser {
         if peek() == "{" {
             pos += 1
             while let c = peek(), c != "}" {
-                guard let digit = c.hexDigitValue else { throw error("invalid hexadecimal digit `\(c)` in escape", at: pos) }
+                guard let digit = c.hexDigitValue else {
+                    throw error("invalid hexadecimal digit `\(c)` in escape", at: pos)
+                }
                 value = digits < 8 ? value * 16 + UInt32(digit) : UInt32.max
                 digits += 1
                 pos += 1
@@ -546,7 +571,9 @@ struct RegexParser {
             let count = letter == "x" ? 2 : (letter == "u" ? 4 : 8)
             for _ in 0..<count {
                 guard let c = peek() else { throw error("incomplete hexadecimal escape", at: start) }
-                guard let digit = c.hexDigitValue else { throw error("invalid hexadecimal digit `\(c)` in escape", at: pos) }
+                guard let digit = c.hexDigitValue else {
+                    throw error("invalid hexadecimal digit `\(c)` in escape", at: pos)
+                }
                 value = value * 16 + UInt32(digit)
                 pos += 1
             }
@@ -575,6 +602,9 @@ struct RegexParser {
 
     /// `\pL`, `\p{Lu}`, `\P{…}`, `\p{gc=Lu}`, `\p{Greek}`…, with the cursor on `p` or `P`.
     mutating func parseUnicodeClass(start: Int) throws(Failure) -> ScalarSet {
+        guard flags.unicode else {
+            throw error("Unicode class `\\\(scalars[pos])` needs Unicode mode, which `(?-u)` turned off", at: start)
+        }
         var negated = scalars[pos] == "P"
         pos += 1
         skipSpace()
@@ -643,8 +673,9 @@ struct RegexParser {
     static func generalCategory(_ name: String) -> ScalarSet? {
         let categories: [Unicode.GeneralCategory]
         switch name {
-        case "l", "letter": categories = [.uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter]
-        case "lc", "casedletter", "l&": categories = [.uppercaseLetter, .lowercaseLetter, .titlecaseLetter]
+        case "l", "letter":
+            categories = [.uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter]
+        case "lc", "casedletter": categories = [.uppercaseLetter, .lowercaseLetter, .titlecaseLetter]
         case "lu", "uppercaseletter": categories = [.uppercaseLetter]
         case "ll", "lowercaseletter": categories = [.lowercaseLetter]
         case "lt", "titlecaseletter": categories = [.titlecaseLetter]
@@ -680,7 +711,6 @@ struct RegexParser {
         case "c", "other": categories = [.control, .format, .surrogate, .privateUse, .unassigned]
         case "cc", "control", "cntrl": categories = [.control]
         case "cf", "format": categories = [.format]
-        case "cs", "surrogate": categories = [.surrogate]
         case "co", "privateuse": categories = [.privateUse]
         case "cn", "unassigned": categories = [.unassigned]
         default: return nil
@@ -760,10 +790,10 @@ struct RegexParser {
                     let secondStart = pos
                     let second = try parseClassItem()
                     guard case .literal(let lo) = first else {
-                        throw error("invalid range in character class: a class cannot be a range's start", at: itemStart)
+                        throw error("invalid range in character class: a class cannot start a range", at: itemStart)
                     }
                     guard case .literal(let hi) = second else {
-                        throw error("invalid range in character class: a class cannot be a range's end", at: secondStart)
+                        throw error("invalid range in character class: a class cannot end a range", at: secondStart)
                     }
                     guard lo <= hi else {
                         throw error("invalid range in character class: start is greater than end", at: itemStart)
@@ -826,7 +856,8 @@ struct RegexParser {
         default: return nil
         }
         pos = index + 2
-        let set = ScalarSet(ranges)
+        // As with `\P{…}`, the class is case-folded before `^` negates it.
+        let set = fold(ScalarSet(ranges))
         return negated ? set.inverted() : set
     }
 }
