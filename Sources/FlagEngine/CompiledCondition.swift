@@ -6,53 +6,83 @@ import FlagModel
 
 /// A compiled condition.
 class ConditionNode: @unchecked Sendable {
-    func holds(_ evaluator: Evaluator, _ context: borrowing PreparedContext, depth: Int) -> Bool { false }
+    func holds(_ evaluator: Evaluator, _ context: PreparedContext, depth: Int) -> Bool { false }
 }
 
 /// Never holds: a condition whose operand did not parse in a snapshot read from elsewhere
 /// (the compiler never produces one).
-final class NeverNode: ConditionNode {}
+final class NeverNode: ConditionNode, @unchecked Sendable {}
 
-final class AllNode: ConditionNode {
-    let children: [ConditionNode]
-    init(_ children: [ConditionNode]) { self.children = children }
+/// Condition nodes in a list that evaluation walks without retaining each node: `refs`
+/// are unmanaged twins of `nodes`, which keeps them alive for as long as the list lives.
+/// (A strong binding per node cost a retain and a release per condition, about a third of
+/// an evaluation.)
+struct NodeList: @unchecked Sendable {
+    let nodes: [ConditionNode]
+    let refs: [Unmanaged<ConditionNode>]
 
-    override func holds(_ evaluator: Evaluator, _ context: borrowing PreparedContext, depth: Int) -> Bool {
-        for i in children.indices {
-            let child = children[i]
-            if !child.holds(evaluator, context, depth: depth) { return false }
+    init(_ nodes: [ConditionNode]) {
+        self.nodes = nodes
+        self.refs = nodes.map { Unmanaged.passUnretained($0) }
+    }
+
+    var isEmpty: Bool { nodes.isEmpty }
+
+    /// Every node in `range` holds.
+    @inline(__always)
+    func allHold(_ range: Range<Int>, _ evaluator: Evaluator, _ context: PreparedContext, depth: Int) -> Bool {
+        for i in range where !refs[i]._withUnsafeGuaranteedRef({ $0.holds(evaluator, context, depth: depth) }) {
+            return false
         }
         return true
     }
-}
 
-final class AnyNode: ConditionNode {
-    let children: [ConditionNode]
-    init(_ children: [ConditionNode]) { self.children = children }
+    @inline(__always)
+    func allHold(_ evaluator: Evaluator, _ context: PreparedContext, depth: Int) -> Bool {
+        allHold(0..<refs.count, evaluator, context, depth: depth)
+    }
 
-    override func holds(_ evaluator: Evaluator, _ context: borrowing PreparedContext, depth: Int) -> Bool {
-        for i in children.indices {
-            let child = children[i]
-            if child.holds(evaluator, context, depth: depth) { return true }
+    @inline(__always)
+    func anyHolds(_ evaluator: Evaluator, _ context: PreparedContext, depth: Int) -> Bool {
+        for i in 0..<refs.count where refs[i]._withUnsafeGuaranteedRef({ $0.holds(evaluator, context, depth: depth) }) {
+            return true
         }
         return false
     }
 }
 
-final class NotNode: ConditionNode {
+final class AllNode: ConditionNode, @unchecked Sendable {
+    let children: NodeList
+    init(_ children: [ConditionNode]) { self.children = NodeList(children) }
+
+    override func holds(_ evaluator: Evaluator, _ context: PreparedContext, depth: Int) -> Bool {
+        children.allHold(evaluator, context, depth: depth)
+    }
+}
+
+final class AnyNode: ConditionNode, @unchecked Sendable {
+    let children: NodeList
+    init(_ children: [ConditionNode]) { self.children = NodeList(children) }
+
+    override func holds(_ evaluator: Evaluator, _ context: PreparedContext, depth: Int) -> Bool {
+        children.anyHolds(evaluator, context, depth: depth)
+    }
+}
+
+final class NotNode: ConditionNode, @unchecked Sendable {
     let inner: ConditionNode
     init(_ inner: ConditionNode) { self.inner = inner }
 
-    override func holds(_ evaluator: Evaluator, _ context: borrowing PreparedContext, depth: Int) -> Bool {
+    override func holds(_ evaluator: Evaluator, _ context: PreparedContext, depth: Int) -> Bool {
         !inner.holds(evaluator, context, depth: depth)
     }
 }
 
-final class SegmentNode: ConditionNode {
+final class SegmentNode: ConditionNode, @unchecked Sendable {
     let index: Int
     init(_ index: Int) { self.index = index }
 
-    override func holds(_ evaluator: Evaluator, _ context: borrowing PreparedContext, depth: Int) -> Bool {
+    override func holds(_ evaluator: Evaluator, _ context: PreparedContext, depth: Int) -> Bool {
         evaluator.inSegment(index, context, depth: depth + 1)
     }
 }
@@ -71,24 +101,24 @@ class AttributeNode: ConditionNode, @unchecked Sendable {
         self.whenMissing = whenMissing
     }
 
-    override final func holds(_ evaluator: Evaluator, _ context: borrowing PreparedContext, depth: Int) -> Bool {
+    override final func holds(_ evaluator: Evaluator, _ context: PreparedContext, depth: Int) -> Bool {
         guard context.slots[slot].present else { return whenMissing != negate }
         return test(context) != negate
     }
 
     /// The operator on a present value (`context.slots[slot]`). Fields are read one at a
     /// time, so a slot is never copied whole.
-    func test(_ context: borrowing PreparedContext) -> Bool { false }
+    func test(_ context: PreparedContext) -> Bool { false }
 
     /// What a context must prepare for this node's attribute.
     func mark(_ needs: inout AttributeNeeds) {}
 }
 
-final class ExistsNode: AttributeNode {
-    override func test(_ context: borrowing PreparedContext) -> Bool { true }
+final class ExistsNode: AttributeNode, @unchecked Sendable {
+    override func test(_ context: PreparedContext) -> Bool { true }
 }
 
-final class MembershipNode: AttributeNode {
+final class MembershipNode: AttributeNode, @unchecked Sendable {
     let values: [String]
     /// For long lists only; short ones compare faster than they hash.
     let set: Set<String>?
@@ -103,7 +133,7 @@ final class MembershipNode: AttributeNode {
         super.init(slot: slot, negate: negate, whenMissing: notIn)
     }
 
-    override func test(_ context: borrowing PreparedContext) -> Bool {
+    override func test(_ context: PreparedContext) -> Bool {
         guard let text = caseInsensitive ? context.slots[slot].lowercased : context.slots[slot].text else { return notIn }
         if let set { return set.contains(text) != notIn }
         for v in values where v == text { return !notIn }
@@ -113,7 +143,7 @@ final class MembershipNode: AttributeNode {
     override func mark(_ needs: inout AttributeNeeds) { if caseInsensitive { needs.lowercase = true } }
 }
 
-final class SubstringNode: AttributeNode {
+final class SubstringNode: AttributeNode, @unchecked Sendable {
     enum Kind { case contains, prefix, suffix }
     let kind: Kind
     let values: [String]
@@ -126,7 +156,7 @@ final class SubstringNode: AttributeNode {
         super.init(slot: slot, negate: negate)
     }
 
-    override func test(_ context: borrowing PreparedContext) -> Bool {
+    override func test(_ context: PreparedContext) -> Bool {
         guard let text = caseInsensitive ? context.slots[slot].lowercased : context.slots[slot].text else { return false }
         for v in values {
             let hit: Bool
@@ -143,7 +173,7 @@ final class SubstringNode: AttributeNode {
     override func mark(_ needs: inout AttributeNeeds) { if caseInsensitive { needs.lowercase = true } }
 }
 
-final class MatchesNode: AttributeNode {
+final class MatchesNode: AttributeNode, @unchecked Sendable {
     let matcher: RegexMatcher
 
     init(slot: Int, negate: Bool, matcher: RegexMatcher) {
@@ -151,7 +181,7 @@ final class MatchesNode: AttributeNode {
         super.init(slot: slot, negate: negate)
     }
 
-    override func test(_ context: borrowing PreparedContext) -> Bool {
+    override func test(_ context: PreparedContext) -> Bool {
         guard let text = context.slots[slot].text else { return false }
         return matcher.matches(text)
     }
@@ -182,7 +212,7 @@ enum Comparison: Sendable {
     }
 }
 
-final class NumberNode: AttributeNode {
+final class NumberNode: AttributeNode, @unchecked Sendable {
     let comparison: Comparison
     let operand: Double
 
@@ -192,7 +222,7 @@ final class NumberNode: AttributeNode {
         super.init(slot: slot, negate: negate)
     }
 
-    override func test(_ context: borrowing PreparedContext) -> Bool {
+    override func test(_ context: PreparedContext) -> Bool {
         guard let n = context.slots[slot].number else { return false }
         // Unleash compares equality within one ulp of 1, so "12.0" equals 12.
         if comparison == .eq { return abs(n - operand) < Double.ulpOfOne }
@@ -202,7 +232,7 @@ final class NumberNode: AttributeNode {
     override func mark(_ needs: inout AttributeNeeds) { needs.number = true }
 }
 
-final class DateNode: AttributeNode {
+final class DateNode: AttributeNode, @unchecked Sendable {
     let comparison: Comparison
     let operand: Instant
 
@@ -212,7 +242,7 @@ final class DateNode: AttributeNode {
         super.init(slot: slot, negate: negate)
     }
 
-    override func test(_ context: borrowing PreparedContext) -> Bool {
+    override func test(_ context: PreparedContext) -> Bool {
         guard let t = context.slots[slot].instant else { return false }
         return comparison.holds(t, operand)
     }
@@ -220,7 +250,7 @@ final class DateNode: AttributeNode {
     override func mark(_ needs: inout AttributeNeeds) { needs.instant = true }
 }
 
-final class SemVerNode: AttributeNode {
+final class SemVerNode: AttributeNode, @unchecked Sendable {
     let comparison: Comparison
     let operand: SemVer
 
@@ -230,7 +260,7 @@ final class SemVerNode: AttributeNode {
         super.init(slot: slot, negate: negate)
     }
 
-    override func test(_ context: borrowing PreparedContext) -> Bool {
+    override func test(_ context: PreparedContext) -> Bool {
         guard let v = context.slots[slot].semver else { return false }
         return comparison.holds(v, operand)
     }
@@ -238,7 +268,7 @@ final class SemVerNode: AttributeNode {
     override func mark(_ needs: inout AttributeNeeds) { needs.semver = true }
 }
 
-final class CIDRNode: AttributeNode {
+final class CIDRNode: AttributeNode, @unchecked Sendable {
     let ranges: [CIDR]
 
     init(slot: Int, negate: Bool, ranges: [CIDR]) {
@@ -246,7 +276,7 @@ final class CIDRNode: AttributeNode {
         super.init(slot: slot, negate: negate)
     }
 
-    override func test(_ context: borrowing PreparedContext) -> Bool {
+    override func test(_ context: PreparedContext) -> Bool {
         guard let ip = context.slots[slot].ip else { return false }
         for range in ranges where range.contains(ip) { return true }
         return false

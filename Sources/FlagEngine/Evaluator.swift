@@ -58,7 +58,7 @@ public final class Evaluator: Sendable {
     // MARK: Evaluation
 
     /// Evaluates one flag. An unknown key gives `FLAG_NOT_FOUND`.
-    public func evaluate(_ key: String, context: borrowing PreparedContext) -> EvaluationResult {
+    public func evaluate(_ key: String, context: PreparedContext) -> EvaluationResult {
         guard let index = flagIndex[key] else {
             return .failure(
                 key: key, code: .flagNotFound, message: "flag '\(key)' is not in this snapshot", version: version)
@@ -67,7 +67,7 @@ public final class Evaluator: Sendable {
     }
 
     /// Evaluates one flag, checking that it has the type the caller expects.
-    public func evaluate(_ key: String, as type: FlagType, context: borrowing PreparedContext) -> EvaluationResult {
+    public func evaluate(_ key: String, as type: FlagType, context: PreparedContext) -> EvaluationResult {
         guard let index = flagIndex[key] else {
             return .failure(
                 key: key, code: .flagNotFound, message: "flag '\(key)' is not in this snapshot", version: version)
@@ -81,31 +81,31 @@ public final class Evaluator: Sendable {
         return evaluate(at: index, context: context)
     }
 
-    public func evaluateBoolean(_ key: String, context: borrowing PreparedContext) -> EvaluationResult {
+    public func evaluateBoolean(_ key: String, context: PreparedContext) -> EvaluationResult {
         evaluate(key, as: .boolean, context: context)
     }
 
-    public func evaluateString(_ key: String, context: borrowing PreparedContext) -> EvaluationResult {
+    public func evaluateString(_ key: String, context: PreparedContext) -> EvaluationResult {
         evaluate(key, as: .string, context: context)
     }
 
-    public func evaluateNumber(_ key: String, context: borrowing PreparedContext) -> EvaluationResult {
+    public func evaluateNumber(_ key: String, context: PreparedContext) -> EvaluationResult {
         evaluate(key, as: .number, context: context)
     }
 
-    public func evaluateJSON(_ key: String, context: borrowing PreparedContext) -> EvaluationResult {
+    public func evaluateJSON(_ key: String, context: PreparedContext) -> EvaluationResult {
         evaluate(key, as: .json, context: context)
     }
 
     /// Every flag for one context, in key order.
-    public func evaluateAll(context: borrowing PreparedContext) -> [EvaluationResult] {
+    public func evaluateAll(context: PreparedContext) -> [EvaluationResult] {
         var results: [EvaluationResult] = []
         results.reserveCapacity(flags.count)
         for i in flags.indices { results.append(evaluate(at: i, context: context)) }
         return results
     }
 
-    func evaluate(at index: Int, context: borrowing PreparedContext) -> EvaluationResult {
+    func evaluate(at index: Int, context: PreparedContext) -> EvaluationResult {
         let flag = flags[index]
         let outcome = decide(flag, context: context, depth: 0)
         let variant = outcome.variant
@@ -113,7 +113,7 @@ public final class Evaluator: Sendable {
             key: flag.key, value: variant >= 0 ? flag.variantValues[variant] : nil,
             variant: variant >= 0 ? flag.variantNames[variant] : nil, reason: outcome.reason,
             ruleIndex: outcome.rule >= 0 ? outcome.rule : nil,
-            ruleName: outcome.rule >= 0 ? flag.rules[outcome.rule].name : nil, version: version)
+            ruleName: outcome.rule >= 0 ? flag.ruleNames[outcome.rule] : nil, version: version)
     }
 
     /// Variants are indices into the flag's tables, rules indices into its rules (-1: none).
@@ -125,13 +125,13 @@ public final class Evaluator: Sendable {
 
     /// Prerequisite chains are acyclic (the compiler checks); the depth bound guards
     /// snapshots that arrive from elsewhere.
-    func decide(_ flag: CompiledFlag, context: borrowing PreparedContext, depth: Int) -> Outcome {
+    func decide(_ flag: CompiledFlag, context: PreparedContext, depth: Int) -> Outcome {
         guard flag.enabled else { return Outcome(variant: flag.offVariant, reason: .disabled) }
         if !flag.requires.isEmpty { return decideWithPrerequisites(flag, context: context, depth: depth) }
         return decideRules(flag, context: context)
     }
 
-    func decideWithPrerequisites(_ flag: CompiledFlag, context: borrowing PreparedContext, depth: Int) -> Outcome {
+    func decideWithPrerequisites(_ flag: CompiledFlag, context: PreparedContext, depth: Int) -> Outcome {
         for prerequisite in flag.requires {
             guard depth < 32, prerequisite.flag >= 0 else {
                 return Outcome(variant: flag.offVariant, reason: .prerequisiteFailed)
@@ -145,29 +145,32 @@ public final class Evaluator: Sendable {
         return decideRules(flag, context: context)
     }
 
-    func decideRules(_ flag: CompiledFlag, context: borrowing PreparedContext) -> Outcome {
-        for i in flag.rules.indices {
+    func decideRules(_ flag: CompiledFlag, context: PreparedContext) -> Outcome {
+        for i in 0..<flag.rules.count {
             let rule = flag.rules[i]
-            guard holds(rule.when, context) else { continue }
-            if let rollout = rule.rollout {
-                guard let value = bucketValue(rollout.by, context),
-                    Int(rollout.hasher.hash(value) % 100) + 1 <= rollout.percentage
+            guard flag.conditions.allHold(rule.conditions, self, context, depth: 0) else { continue }
+            if rule.percentage >= 0 {
+                guard let value = bucketValue(flag.by, rule.by, context),
+                    Int(rule.hasher.hash(value) % 100) + 1 <= rule.percentage
                 else { continue }
             }
-            switch rule.serve {
-            case .variant(let v): return Outcome(variant: v, reason: .targetingMatch, rule: i)
-            case .split(let split): return Outcome(variant: choose(split, context), reason: .split, rule: i)
-            }
+            return Outcome(variant: serve(rule.serve, flag, context), reason: rule.serve.isSplit ? .split : .targetingMatch, rule: i)
         }
-        switch flag.defaultServe {
-        case .variant(let v): return Outcome(variant: v, reason: flag.isStatic ? .static : .default)
-        case .split(let split): return Outcome(variant: choose(split, context), reason: .split)
-        }
+        let d = flag.defaultServe
+        return Outcome(
+            variant: serve(d, flag, context), reason: d.isSplit ? .split : (flag.isStatic ? .static : .default))
     }
 
-    func choose(_ split: CompiledSplit, _ context: borrowing PreparedContext) -> Int {
+    @inline(__always)
+    func serve(_ s: ServeRef, _ flag: CompiledFlag, _ context: PreparedContext) -> Int {
+        s.isSplit ? choose(flag.splits[s.index], context) : s.index
+    }
+
+    func choose(_ split: CompiledSplit, _ context: PreparedContext) -> Int {
         guard !split.variants.isEmpty else { return -1 }
-        guard let value = bucketValue(split.by, context), split.total > 0 else { return split.variants[0] }
+        guard let value = bucketValue(split.by, 0..<split.by.count, context), split.total > 0 else {
+            return split.variants[0]
+        }
         let target = Int(UInt64(split.hasher.hash(value)) % UInt64(split.total)) + 1
         var i = 0
         for running in split.runningTotals {
@@ -178,9 +181,10 @@ public final class Evaluator: Sendable {
     }
 
     /// The first `by` attribute present, as text; `random` draws the context's random number.
-    func bucketValue(_ by: [BucketSource], _ context: borrowing PreparedContext) -> String? {
-        for source in by {
-            switch source {
+    @inline(__always)
+    func bucketValue(_ sources: [BucketSource], _ range: Range<Int>, _ context: PreparedContext) -> String? {
+        for i in range {
+            switch sources[i] {
             case .random: return context.randomText
             case .slot(let s):
                 if context.slots[s].present, let text = context.slots[s].text { return text }
@@ -189,25 +193,17 @@ public final class Evaluator: Sendable {
         return nil
     }
 
-    @inline(__always)
-    func holds(_ conditions: [ConditionNode], _ context: borrowing PreparedContext, depth: Int = 0) -> Bool {
-        for i in conditions.indices {
-            let c = conditions[i]
-            if !c.holds(self, context, depth: depth) { return false }
-        }
-        return true
-    }
 
     /// Segment conditions may nest segments; the compiler rejects cycles, and the depth
     /// bound guards snapshots that arrive from elsewhere.
-    func inSegment(_ index: Int, _ context: borrowing PreparedContext, depth: Int) -> Bool {
+    func inSegment(_ index: Int, _ context: PreparedContext, depth: Int) -> Bool {
         let segment = segments[index]
         if let key = context.targetingKey {
             if segment.exclude.contains(key) { return false }
             if segment.include.contains(key) { return true }
         }
         guard !segment.when.isEmpty, depth < 32 else { return false }
-        return holds(segment.when, context, depth: depth)
+        return segment.when.allHold(self, context, depth: depth)
     }
 }
 
@@ -235,21 +231,10 @@ final class CompiledSplit: Sendable {
     }
 }
 
-enum CompiledServe: Sendable {
-    case variant(Int)
-    case split(CompiledSplit)
-}
-
-struct CompiledRollout: Sendable {
-    var percentage: Int
-    var by: [BucketSource]
-    var hasher: BucketHasher
-
-    init(percentage: Int, by: [BucketSource], group: String) {
-        self.percentage = percentage
-        self.by = by
-        self.hasher = BucketHasher(group: group, seed: Murmur3.rolloutSeed)
-    }
+/// What a rule or default serves: a variant index, or an index into the flag's splits.
+struct ServeRef: Sendable {
+    var isSplit: Bool
+    var index: Int
 }
 
 /// murmur3 of `"<group>:<value>"` with the `"<group>:"` part hashed once, at compile time.
@@ -271,18 +256,15 @@ struct BucketHasher: Sendable {
     }
 }
 
-final class CompiledRule: Sendable {
-    let name: String?
-    let when: [ConditionNode]
-    let rollout: CompiledRollout?
-    let serve: CompiledServe
-
-    init(name: String?, when: [ConditionNode], rollout: CompiledRollout?, serve: CompiledServe) {
-        self.name = name
-        self.when = when
-        self.rollout = rollout
-        self.serve = serve
-    }
+/// A rule as plain data, so walking the rules retains nothing: its conditions are a range
+/// of the flag's condition list, its bucketing attributes a range of the flag's `by`.
+struct RuleData: Sendable {
+    var conditions: Range<Int>
+    /// -1 when the rule has no rollout.
+    var percentage: Int
+    var by: Range<Int>
+    var hasher: BucketHasher
+    var serve: ServeRef
 }
 
 struct CompiledPrerequisite: Sendable {
@@ -295,12 +277,12 @@ struct CompiledPrerequisite: Sendable {
 final class CompiledSegment: Sendable {
     let include: Set<String>
     let exclude: Set<String>
-    let when: [ConditionNode]
+    let when: NodeList
 
     init(include: Set<String>, exclude: Set<String>, when: [ConditionNode]) {
         self.include = include
         self.exclude = exclude
-        self.when = when
+        self.when = NodeList(when)
     }
 }
 
@@ -312,9 +294,15 @@ final class CompiledFlag: Sendable {
     let variantValues: [Value]
     let enabled: Bool
     let offVariant: Int
-    let defaultServe: CompiledServe
+    let defaultServe: ServeRef
     let requires: [CompiledPrerequisite]
-    let rules: [CompiledRule]
+    let rules: [RuleData]
+    let ruleNames: [String?]
+    /// The top-level conditions of every rule, in rule order.
+    let conditions: NodeList
+    /// The bucketing attributes of every rollout, in rule order.
+    let by: [BucketSource]
+    let splits: [CompiledSplit]
     let isStatic: Bool
 
     static func variantTable(_ flag: Flag) -> [String] { flag.variants.keys.sorted() }
@@ -327,9 +315,10 @@ final class CompiledFlag: Sendable {
         func sources(_ by: [String]) -> [BucketSource] {
             by.map { $0 == Bucketing.random ? .random : .slot(compiler.slot(for: $0)) }
         }
-        func serve(_ s: Serve) -> CompiledServe {
+        var splits: [CompiledSplit] = []
+        func serve(_ s: Serve) -> ServeRef {
             switch s {
-            case .variant(let v): return .variant(index(v))
+            case .variant(let v): return ServeRef(isSplit: false, index: index(v))
             case .split(let split):
                 var running = 0
                 var totals: [Int] = []
@@ -337,10 +326,11 @@ final class CompiledFlag: Sendable {
                     running += w.weight
                     totals.append(running)
                 }
-                return .split(
+                splits.append(
                     CompiledSplit(
                         variants: split.weights.map { index($0.variant) }, runningTotals: totals, total: running,
                         by: sources(split.bucketing.by), group: split.bucketing.group))
+                return ServeRef(isSplit: true, index: splits.count - 1)
             }
         }
         key = flag.key
@@ -356,14 +346,29 @@ final class CompiledFlag: Sendable {
             let required = Self.variantTable(flags[i])
             return CompiledPrerequisite(flag: i, variants: p.variants.compactMap { required.firstIndex(of: $0) })
         }
-        var rules: [CompiledRule] = []
+        var rules: [RuleData] = []
+        var nodes: [ConditionNode] = []
+        var by: [BucketSource] = []
         for rule in flag.rules {
-            let rollout = rule.rollout.map {
-                CompiledRollout(percentage: $0.percentage, by: sources($0.bucketing.by), group: $0.bucketing.group)
+            let start = nodes.count
+            nodes += compiler.compile(rule.when)
+            let byStart = by.count
+            var percentage = -1
+            var hasher = BucketHasher(group: flag.key, seed: Murmur3.rolloutSeed)
+            if let rollout = rule.rollout {
+                percentage = rollout.percentage
+                by += sources(rollout.bucketing.by)
+                hasher = BucketHasher(group: rollout.bucketing.group, seed: Murmur3.rolloutSeed)
             }
             rules.append(
-                CompiledRule(name: rule.name, when: compiler.compile(rule.when), rollout: rollout, serve: serve(rule.serve)))
+                RuleData(
+                    conditions: start..<nodes.count, percentage: percentage, by: byStart..<by.count, hasher: hasher,
+                    serve: serve(rule.serve)))
         }
         self.rules = rules
+        self.ruleNames = flag.rules.map(\.name)
+        self.conditions = NodeList(nodes)
+        self.by = by
+        self.splits = splits
     }
 }
