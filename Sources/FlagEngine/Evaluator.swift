@@ -2,13 +2,17 @@ import FlagModel
 
 /// A snapshot compiled for evaluation. Build one per snapshot and share it: it is
 /// immutable, and evaluating with a prepared context allocates nothing.
-public final class Evaluator: Sendable {
+public final class Evaluator: @unchecked Sendable {
     public let snapshot: Snapshot
     public var version: String { snapshot.version }
 
     let flags: [CompiledFlag]
+    /// Unmanaged twins of `flags`, which keeps them alive: evaluating retains no flag.
+    let flagRefs: [Unmanaged<CompiledFlag>]
     let flagIndex: [String: Int]
     let segments: [CompiledSegment]
+    /// Unmanaged twins of `segments`, which keeps them alive: walking segments retains nothing.
+    let segmentRefs: [Unmanaged<CompiledSegment>]
     let attributes: [AttributeNeeds]
 
     public init(snapshot: Snapshot) {
@@ -19,16 +23,16 @@ public final class Evaluator: Sendable {
         for (i, f) in snapshot.flags.enumerated() { flagIndex[f.key] = i }
         var compiler = ConditionCompiler(segmentIndex: segmentIndex)
         segments = snapshot.segments.map { segment in
-            CompiledSegment(
-                include: Set(segment.include), exclude: Set(segment.exclude),
-                when: compiler.compile(segment.when))
+            CompiledSegment(include: segment.include, exclude: segment.exclude, when: compiler.compile(segment.when))
         }
+        segmentRefs = segments.map { Unmanaged.passUnretained($0) }
         var flags: [CompiledFlag] = []
         flags.reserveCapacity(snapshot.flags.count)
         for flag in snapshot.flags {
             flags.append(CompiledFlag(flag, flags: snapshot.flags, flagIndex: flagIndex, compiler: &compiler))
         }
         self.flags = flags
+        self.flagRefs = flags.map { Unmanaged.passUnretained($0) }
         self.flagIndex = flagIndex
         self.attributes = compiler.attributes
     }
@@ -106,7 +110,11 @@ public final class Evaluator: Sendable {
     }
 
     func evaluate(at index: Int, context: PreparedContext) -> EvaluationResult {
-        let flag = flags[index]
+        flagRefs[index]._withUnsafeGuaranteedRef { evaluate($0, context: context) }
+    }
+
+    @inline(__always)
+    func evaluate(_ flag: CompiledFlag, context: PreparedContext) -> EvaluationResult {
         let outcome = decide(flag, context: context, depth: 0)
         let variant = outcome.variant
         return EvaluationResult(
@@ -197,7 +205,11 @@ public final class Evaluator: Sendable {
     /// Segment conditions may nest segments; the compiler rejects cycles, and the depth
     /// bound guards snapshots that arrive from elsewhere.
     func inSegment(_ index: Int, _ context: PreparedContext, depth: Int) -> Bool {
-        let segment = segments[index]
+        segmentRefs[index]._withUnsafeGuaranteedRef { inSegment($0, context, depth: depth) }
+    }
+
+    @inline(__always)
+    private func inSegment(_ segment: CompiledSegment, _ context: PreparedContext, depth: Int) -> Bool {
         if let key = context.targetingKey {
             if segment.exclude.contains(key) { return false }
             if segment.include.contains(key) { return true }
@@ -275,14 +287,32 @@ struct CompiledPrerequisite: Sendable {
 }
 
 final class CompiledSegment: Sendable {
-    let include: Set<String>
-    let exclude: Set<String>
+    let include: KeySet
+    let exclude: KeySet
     let when: NodeList
 
-    init(include: Set<String>, exclude: Set<String>, when: [ConditionNode]) {
-        self.include = include
-        self.exclude = exclude
+    init(include: [String], exclude: [String], when: [ConditionNode]) {
+        self.include = KeySet(include)
+        self.exclude = KeySet(exclude)
         self.when = NodeList(when)
+    }
+}
+
+/// Targeting keys of a segment: short lists compare faster than they hash.
+struct KeySet: Sendable {
+    let keys: [String]
+    let set: Set<String>?
+
+    init(_ keys: [String]) {
+        self.keys = keys
+        self.set = keys.count > 8 ? Set(keys) : nil
+    }
+
+    @inline(__always)
+    func contains(_ key: String) -> Bool {
+        if let set { return set.contains(key) }
+        for k in keys where k == key { return true }
+        return false
     }
 }
 
