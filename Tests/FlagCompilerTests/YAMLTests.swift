@@ -43,7 +43,7 @@ private func lookup(_ node: YAMLNode?, _ key: String) -> YAMLNode? {
         arguments: [
             ("on", Value.string("on")), ("off", "off"), ("yes", "yes"), ("no", "no"), ("NO", "NO"), ("y", "y"),
             ("Yes", "Yes"), ("true", true), ("True", true), ("TRUE", true), ("false", false), ("FALSE", false),
-            ("tRUE", "tRUE"), ("null", nil), ("Null", nil), ("NULL", nil), ("~", nil), ("", nil), ("nULL", "nULL"),
+            ("tRUE", "tRUE"), ("null", .null), ("Null", .null), ("NULL", .null), ("~", .null), ("", .null), ("nULL", "nULL"),
             ("1", 1), ("-7", -7), ("+3", 3), ("007", 7), ("0o17", 15), ("0x1F", 31), ("0xff", 255),
             ("-0x1F", "-0x1F"), ("0x", "0x"), ("0o8", "0o8"), ("1.0", .double(1.0)), ("1.", .double(1.0)),
             (".5", .double(0.5)), ("-2.5e3", .double(-2500)), ("1E2", .double(100)), ("1e", "1e"), (".", "."),
@@ -83,7 +83,7 @@ private func lookup(_ node: YAMLNode?, _ key: String) -> YAMLNode? {
             node.value
                 == [
                     "a": "on", "b": "off", "c": "yes", "d": "no", "e": "NO", "f": true, "g": false, "h": 1,
-                    "i": .double(1.0), "j": "1", "k": nil, "l": 31, "m": nil, "n": "true", "o": "line\n",
+                    "i": .double(1.0), "j": "1", "k": .null, "l": 31, "m": .null, "n": "true", "o": "line\n",
                     "p": "folded text",
                 ])
         // 1 and 1.0 must not collapse into one kind of number.

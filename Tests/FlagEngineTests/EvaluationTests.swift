@@ -156,3 +156,27 @@ struct EvaluationTests {
         #expect(json["value"] == .bool(false))
     }
 }
+
+@Suite("Snapshots from elsewhere")
+struct ForeignSnapshotTests {
+    /// The compiler rejects cycles and unknown names, but a snapshot read from Redis or
+    /// PostgreSQL did not pass through it here: evaluation must still end.
+    @Test func cyclesAndDanglingNamesCannotHangOrCrash() {
+        let snapshot = Snapshot(
+            organization: "o", project: "p", environment: "e",
+            flags: [
+                Flag(key: "a", defaultServe: .variant("on"), requires: [Prerequisite(flag: "b", variants: ["on"])]),
+                Flag(key: "b", defaultServe: .variant("on"), requires: [Prerequisite(flag: "a", variants: ["on"])]),
+                Flag(key: "s", rules: [Rule(when: [.segment("x")], serve: .variant("on"))]),
+                Flag(key: "ghost", defaultServe: .variant("nope")),
+                Flag(key: "missing", rules: [Rule(when: [.segment("nowhere")], serve: .variant("on"))]),
+            ],
+            segments: [Segment(key: "x", when: [.segment("y")]), Segment(key: "y", when: [.segment("x")])])
+        let e = Evaluator(snapshot: snapshot)
+        #expect(e.eval("a").reason == .prerequisiteFailed)
+        #expect(e.eval("s").variant == "off")
+        #expect(e.eval("ghost").variant == nil)
+        #expect(e.eval("ghost").value == nil)
+        #expect(e.eval("missing").variant == "off")
+    }
+}
