@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "FlagModel", targets: ["FlagModel"]),
         .library(name: "FlagCompiler", targets: ["FlagCompiler"]),
         .library(name: "FlagEngine", targets: ["FlagEngine"]),
+        .library(name: "GitSource", targets: ["GitSource"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -31,10 +32,11 @@ let package = Package(
             ]
         ),
         .target(name: "FlagEngine", dependencies: ["FlagModel"]),
+        .target(name: "GitSource", dependencies: ["CGit2", "FlagCompiler"]),
         .executableTarget(
             name: "flagstaff",
             dependencies: [
-                "FlagModel", "FlagCompiler", "FlagEngine",
+                "FlagModel", "FlagCompiler", "FlagEngine", "GitSource",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -43,6 +45,7 @@ let package = Package(
         .testTarget(name: "FlagModelTests", dependencies: ["FlagModel"]),
         .testTarget(name: "FlagCompilerTests", dependencies: ["FlagCompiler", "FlagEngine", "FlagModel"]),
         .testTarget(name: "FlagEngineTests", dependencies: ["FlagEngine", "FlagCompiler", "FlagModel"]),
+        .testTarget(name: "GitSourceTests", dependencies: ["GitSource", "FlagCompiler", "FlagModel"]),
         .testTarget(name: "SystemLibrariesTests", dependencies: ["CYAML", "CGit2", "CLibPQ", "CHiredis"]),
         .testTarget(name: "CLITests", dependencies: ["FlagModel"]),
     ]

@@ -1,4 +1,5 @@
 import Crypto
+import Foundation
 import FlagEngine
 import FlagModel
 
@@ -43,9 +44,65 @@ public struct CompileOptions: Sendable {
     }
 }
 
+/// Parsed files by content, so compiling a commit that differs from an earlier one in a
+/// few files parses only those. Keyed by path and the tree's content id (a Git blob id);
+/// trees that cannot name their content (a working tree) bypass it.
+public final class ParseCache: @unchecked Sendable {
+    enum Entry {
+        case flag(FlagSource, [Diagnostic])
+        case segment(SegmentSource, [Diagnostic])
+    }
+
+    private let lock = NSLock()
+    private var entries: [String: Entry] = [:]
+    private var used: Set<String> = []
+    public private(set) var hits = 0
+    public private(set) var misses = 0
+
+    public init() {}
+
+    func lookup(_ key: String) -> Entry? {
+        lock.lock()
+        defer { lock.unlock() }
+        if let e = entries[key] {
+            hits += 1
+            used.insert(key)
+            return e
+        }
+        misses += 1
+        return nil
+    }
+
+    func store(_ key: String, _ entry: Entry) {
+        lock.lock()
+        defer { lock.unlock() }
+        entries[key] = entry
+        used.insert(key)
+    }
+
+    /// Forgets entries that the compilations since the last call did not use, so a cache
+    /// that follows a branch does not grow with its history.
+    public func trim() {
+        lock.lock()
+        defer { lock.unlock() }
+        entries = entries.filter { used.contains($0.key) }
+        used = []
+    }
+
+    public var count: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return entries.count
+    }
+}
+
 /// Compiles a flag repository into snapshots.
 public struct Compiler: Sendable {
-    public init() {}
+    public let cache: ParseCache?
+
+    public init(cache: ParseCache? = nil) {
+        self.cache = cache
+    }
 
     public static let manifestNames = ["flagstaff.yaml", "flagstaff.yml"]
 
@@ -126,14 +183,30 @@ public struct Compiler: Sendable {
                 continue
             }
             seen[identity] = path
+            let cacheKey = tree.contentID(path).map { "\(path)\u{0}\($0)" }
+            if let cacheKey, let hit = cache?.lookup(cacheKey) {
+                switch hit {
+                case .flag(let source, let problems):
+                    flags[project, default: [:]][key] = source
+                    diagnostics += problems
+                case .segment(let source, let problems):
+                    segments[project, default: [:]][key] = source
+                    diagnostics += problems
+                }
+                continue
+            }
             let (node, readProblems) = load(tree, path)
             diagnostics += readProblems
             guard readProblems.isEmpty else { continue }
             var parser = SourceParser(file: path)
             if isFlag {
-                flags[project, default: [:]][key] = parser.flag(node, key: key, project: project)
+                let source = parser.flag(node, key: key, project: project)
+                flags[project, default: [:]][key] = source
+                if let cacheKey { cache?.store(cacheKey, .flag(source, parser.diagnostics)) }
             } else {
-                segments[project, default: [:]][key] = parser.segment(node, key: key, project: project)
+                let source = parser.segment(node, key: key, project: project)
+                segments[project, default: [:]][key] = source
+                if let cacheKey { cache?.store(cacheKey, .segment(source, parser.diagnostics)) }
             }
             diagnostics += parser.diagnostics
         }

@@ -25,9 +25,9 @@ struct Compile: ParsableCommand {
     var format: DiagnosticFormat = .text
 
     func run() throws {
-        var options = CompileOptions(now: Clock.now())
+        var options = try repository.compileOptions(now: Clock.now())
         if let environment { options.environments = [environment] }
-        let compilation = compileAndReport(repository, format: format, options: options)
+        let compilation = try compileAndReport(repository, format: format, options: options)
         guard !compilation.hasErrors else { throw ExitStatus.failed }
         if let manifest = compilation.manifest {
             if let project, !manifest.projects.contains(where: { $0.key == project }) {

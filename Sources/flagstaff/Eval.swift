@@ -35,7 +35,7 @@ struct Eval: ParsableCommand {
 
     func run() throws {
         let contextObject = try parseContext()
-        let compilation = compileAndReport(repository, format: .text, options: CompileOptions(now: Clock.now()))
+        let compilation = try compileAndReport(repository, format: .text, options: try repository.compileOptions(now: Clock.now()))
         guard !compilation.hasErrors, let manifest = compilation.manifest else { throw ExitStatus.failed }
         let projectKey: String
         if let project {

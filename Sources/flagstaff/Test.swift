@@ -18,12 +18,13 @@ struct Test: ParsableCommand {
     var verbose = false
 
     func run() throws {
-        var options = CompileOptions(now: Clock.now())
+        var options = try repository.compileOptions(now: Clock.now())
         if let environment { options.environments = [environment] }
-        let compilation = Compiler().compile(repository.tree(), options: options)
+        let tree = try repository.tree()
+        let compilation = Compiler().compile(tree, options: options)
         let problems = compilation.diagnostics.filter { $0.severity == .error && $0.code != .goldenTestFailed }
         if !problems.isEmpty {
-            printError(repository.formatter(format).render(problems))
+            printError(repository.formatter(format, tree: tree).render(problems))
             printError("the repository does not compile; no tests ran")
             throw ExitStatus.failed
         }
@@ -41,7 +42,7 @@ struct Test: ParsableCommand {
             for line in lines { print(line) }
         } else {
             let failures = compilation.tests.filter { !$0.passed }.map(\.diagnostic)
-            print(repository.formatter(format).render(failures), terminator: "")
+            print(repository.formatter(format, tree: tree).render(failures), terminator: "")
         }
         let passed = compilation.tests.filter(\.passed).count
         let failed = compilation.tests.count - passed

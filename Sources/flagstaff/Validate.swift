@@ -16,8 +16,9 @@ struct Validate: ParsableCommand {
     var strict = false
 
     func run() throws {
-        let compilation = Compiler().compile(repository.tree(), options: CompileOptions(now: Clock.now()))
-        let output = repository.formatter(format).render(compilation.diagnostics)
+        let tree = try repository.tree()
+        let compilation = Compiler().compile(tree, options: try repository.compileOptions(now: Clock.now()))
+        let output = repository.formatter(format, tree: tree).render(compilation.diagnostics)
         switch format {
         case .json, .sarif: print(output, terminator: "")
         case .text, .github:
