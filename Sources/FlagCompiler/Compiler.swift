@@ -316,6 +316,9 @@ public struct Compiler: Sendable {
         return lower.hasSuffix(".yaml") || lower.hasSuffix(".yml")
     }
 
+    /// A file name without its `.yaml` or `.yml` extension: the key it defines.
+    public static func stemOf(_ name: String) -> String { stem(name) }
+
     static func stem(_ name: String) -> String {
         let lower = name.lowercased()
         if lower.hasSuffix(".yaml") { return String(name.dropLast(5)) }
