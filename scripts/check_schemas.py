@@ -330,7 +330,12 @@ def check_yaml_file(
 
 
 def yaml_files(folder: Path) -> list[Path]:
-    found = [p for p in folder.rglob("*") if p.is_file() and p.suffix in YAML_SUFFIXES]
+    # Hidden folders (.github workflows) are not part of a flag repository, as for the compiler.
+    found = [
+        p for p in folder.rglob("*")
+        if p.is_file() and p.suffix in YAML_SUFFIXES
+        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    ]
     return sorted(found, key=lambda p: (len(p.relative_to(folder).parts), str(p)))
 
 
