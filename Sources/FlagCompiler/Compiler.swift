@@ -53,6 +53,43 @@ public final class ParseCache: @unchecked Sendable {
         case segment(SegmentSource, [Diagnostic])
     }
 
+    /// A flag or segment resolved for one environment, with its canonical JSON.
+    enum ResolvedEntry {
+        case flag(Flag, [Diagnostic], [UInt8])
+        case segment(Segment, [Diagnostic], [UInt8])
+    }
+
+    /// A resolved file: which file, at which content, in which environment, given which
+    /// state of everything else it depends on.
+    struct ResolvedKey: Hashable {
+        enum Kind: UInt8 { case flag, segment }
+        var kind: Kind
+        var environment: String
+        var file: String
+        var contentID: String
+        var dependencies: Int
+    }
+
+    private var resolvedEntries: [ResolvedKey: ResolvedEntry] = [:]
+    private var usedResolved: Set<ResolvedKey> = []
+
+    func resolved(_ key: ResolvedKey) -> ResolvedEntry? {
+        lock.lock()
+        defer { lock.unlock() }
+        if let e = resolvedEntries[key] {
+            usedResolved.insert(key)
+            return e
+        }
+        return nil
+    }
+
+    func storeResolved(_ key: ResolvedKey, _ entry: ResolvedEntry) {
+        lock.lock()
+        defer { lock.unlock() }
+        resolvedEntries[key] = entry
+        usedResolved.insert(key)
+    }
+
     private let lock = NSLock()
     private var entries: [String: Entry] = [:]
     private var used: Set<String> = []
@@ -85,8 +122,13 @@ public final class ParseCache: @unchecked Sendable {
     public func trim() {
         lock.lock()
         defer { lock.unlock() }
-        entries = entries.filter { used.contains($0.key) }
+        // Rebuilding the tables costs as much as a compilation: only when half is stale.
+        if entries.count >= 2 * used.count { entries = entries.filter { used.contains($0.key) } }
+        if resolvedEntries.count >= 2 * usedResolved.count {
+            resolvedEntries = resolvedEntries.filter { usedResolved.contains($0.key) }
+        }
         used = []
+        usedResolved = []
     }
 
     public var count: Int {
@@ -237,6 +279,11 @@ public struct Compiler: Sendable {
 
         // Resolve every (project, environment).
         var snapshots: [Snapshot] = []
+        let manifestContentID = Self.manifestNames.lazy.compactMap { tree.contentID($0) }.first
+        var contentIDs: [String: String] = [:]
+        if cache != nil, manifestContentID != nil {
+            for path in paths { if let id = tree.contentID(path) { contentIDs[path] = id } }
+        }
         let today = options.now.map { Instant(seconds: $0.seconds - $0.seconds.modulo(86_400), nanos: 0) }
         for project in manifest.projects {
             for environment in manifest.environments {
@@ -245,14 +292,20 @@ public struct Compiler: Sendable {
                     manifest: manifest, project: project.key, environment: environment,
                     flags: flags[project.key] ?? [:], segments: segments[project.key] ?? [:])
                 resolver.options.today = today
-                let (resolvedFlags, resolvedSegments) = resolver.resolve()
+                if let cache, let manifestID = manifestContentID {
+                    resolver.cache = cache
+                    resolver.contentIDs = contentIDs
+                    resolver.fingerprint = resolver.dependencyFingerprint(manifestID: manifestID, today: today)
+                }
+                let resolved = resolver.resolve()
                 diagnostics += resolver.diagnostics
                 var snapshot = Snapshot(
                     organization: manifest.organization, project: project.key, environment: environment.key,
-                    production: environment.production, flags: resolvedFlags, segments: resolvedSegments,
+                    production: environment.production, flags: resolved.flags, segments: resolved.segments,
                     commit: options.commit, branch: options.branch ?? environment.branch,
                     compiledAt: options.now.map(Timestamp.format))
-                snapshot.version = Self.version(of: snapshot)
+                snapshot.version = Self.version(
+                    of: snapshot, flagJSON: resolved.flagJSON, segmentJSON: resolved.segmentJSON)
                 snapshots.append(snapshot)
             }
         }
@@ -303,8 +356,20 @@ public struct Compiler: Sendable {
 
     /// `sha256:` + hex digest of the canonical JSON of the snapshot's content.
     public static func version(of snapshot: Snapshot) -> String {
-        let digest = SHA256.hash(data: CanonicalJSON.encodeBytes(snapshot.contentJSON))
-        return "sha256:" + digest.map { byte in
+        hexVersion(SHA256.hash(data: CanonicalJSON.encodeBytes(snapshot.contentJSON)))
+    }
+
+    /// The same version, from the canonical JSON of each flag and segment (in key order),
+    /// which a cache may already hold: the snapshot is never encoded whole.
+    static func version(of snapshot: Snapshot, flagJSON: [[UInt8]], segmentJSON: [[UInt8]]) -> String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(flagJSON.reduce(4096) { $0 + $1.count + 64 } + segmentJSON.reduce(0) { $0 + $1.count + 64 })
+        snapshot.writeCanonicalContent(flagJSON: flagJSON, segmentJSON: segmentJSON) { bytes.append(contentsOf: $0) }
+        return hexVersion(SHA256.hash(data: bytes))
+    }
+
+    static func hexVersion(_ digest: SHA256.Digest) -> String {
+        "sha256:" + digest.map { byte in
             let hex = String(byte, radix: 16)
             return byte < 16 ? "0" + hex : hex
         }.joined()

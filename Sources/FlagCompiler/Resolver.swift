@@ -28,18 +28,85 @@ struct Resolver {
 
     // MARK: Whole project
 
-    mutating func resolve() -> (flags: [Flag], segments: [Segment]) {
-        var segments: [Segment] = []
-        for key in segmentSources.keys.sorted() {
-            segments.append(segment(segmentSources[key]!))
+    /// Where resolved flags and segments are kept between compilations, and what their
+    /// resolution depended on besides their own file (nil: no caching).
+    var cache: ParseCache?
+    var fingerprint: Int?
+    var contentIDs: [String: String] = [:]
+
+    struct Resolved {
+        var flags: [Flag]
+        var segments: [Segment]
+        /// Canonical JSON of each, in key order: the pieces the snapshot version hashes.
+        var flagJSON: [[UInt8]]
+        var segmentJSON: [[UInt8]]
+    }
+
+    func cacheKey(_ kind: ParseCache.ResolvedKey.Kind, _ file: String) -> ParseCache.ResolvedKey? {
+        guard cache != nil, let fingerprint, let id = contentIDs[file] else { return nil }
+        return ParseCache.ResolvedKey(kind: kind, environment: environment.key, file: file, contentID: id, dependencies: fingerprint)
+    }
+
+    mutating func resolve() -> Resolved {
+        var out = Resolved(flags: [], segments: [], flagJSON: [], segmentJSON: [])
+        for key in segmentSources.keys.sorted() {  // keys are ASCII: the same as UTF-8 order
+            let source = segmentSources[key]!
+            let cacheKey = cacheKey(.segment, source.file)
+            if let cacheKey, case .segment(let segment, let problems, let json)? = cache?.resolved(cacheKey) {
+                out.segments.append(segment)
+                out.segmentJSON.append(json)
+                diagnostics += problems
+                continue
+            }
+            let before = diagnostics.count
+            let segment = segment(source)
+            let json = CanonicalJSON.encodeBytes(segment.json)
+            out.segments.append(segment)
+            out.segmentJSON.append(json)
+            if let cacheKey { cache?.storeResolved(cacheKey, .segment(segment, Array(diagnostics[before...]), json)) }
         }
         checkSegmentCycles()
-        var flags: [Flag] = []
         for key in flagSources.keys.sorted() {
-            if let flag = flag(flagSources[key]!) { flags.append(flag) }
+            let source = flagSources[key]!
+            let cacheKey = cacheKey(.flag, source.file)
+            if let cacheKey, case .flag(let flag, let problems, let json)? = cache?.resolved(cacheKey) {
+                out.flags.append(flag)
+                out.flagJSON.append(json)
+                diagnostics += problems
+                continue
+            }
+            let before = diagnostics.count
+            guard let flag = flag(source) else { continue }
+            let json = CanonicalJSON.encodeBytes(flag.json)
+            out.flags.append(flag)
+            out.flagJSON.append(json)
+            if let cacheKey { cache?.storeResolved(cacheKey, .flag(flag, Array(diagnostics[before...]), json)) }
         }
-        checkPrerequisiteCycles(flags)
-        return (flags, segments)
+        checkPrerequisiteCycles(out.flags)
+        return out
+    }
+
+    /// What resolving any file of this project in this environment depends on besides the
+    /// file itself: the manifest, the day, which segments exist, and every flag's type and
+    /// variant names here (prerequisites name them).
+    mutating func dependencyFingerprint(manifestID: String, today: Instant?) -> Int {
+        var h = Hasher()
+        h.combine(manifestID)
+        h.combine(environment.key)
+        h.combine(project)
+        h.combine(today?.seconds ?? -1)
+        for key in segmentSources.keys.sorted() { h.combine(key) }
+        for key in flagSources.keys.sorted() {
+            let source = flagSources[key]!
+            h.combine(key)
+            h.combine(source.type)
+            if let variants = effective(source).variants {
+                for v in variants { h.combine(v.name.value) }
+            } else {
+                h.combine(0)
+            }
+        }
+        return h.finalize()
     }
 
     // MARK: Segments
@@ -92,7 +159,18 @@ struct Resolver {
 
     // MARK: Flags
 
-    func effective(_ source: FlagSource) -> FlagBody {
+    /// Each flag's body in this environment, computed once: resolution, the fingerprint
+    /// and the cycle check all need it.
+    private var effectiveBodies: [String: FlagBody] = [:]
+
+    mutating func effective(_ source: FlagSource) -> FlagBody {
+        if let body = effectiveBodies[source.key] { return body }
+        let body = overlaid(source)
+        effectiveBodies[source.key] = body
+        return body
+    }
+
+    func overlaid(_ source: FlagSource) -> FlagBody {
         var body = source.base
         for (env, o) in source.overlays where env.value == environment.key {
             if let v = o.enabled { body.enabled = v }
@@ -238,7 +316,7 @@ struct Resolver {
         }
     }
 
-    func effectiveVariantNames(_ source: FlagSource) -> [String] {
+    mutating func effectiveVariantNames(_ source: FlagSource) -> [String] {
         if let v = effective(source).variants { return v.map(\.name.value) }
         return source.type == .boolean ? ["off", "on"] : []
     }

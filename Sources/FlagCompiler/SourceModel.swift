@@ -128,7 +128,10 @@ struct GoldenTestSource: Sendable {
     var location: SourceLocation
 }
 
-struct FlagSource: Sendable {
+/// A parsed flag file. A class, because compilations share and cache these by the
+/// thousand and a struct of this size costs a retain per field on every copy; the parser
+/// fills one in and nothing changes it after.
+final class FlagSource: @unchecked Sendable {
     var key: String
     var project: String
     var file: String
@@ -144,6 +147,20 @@ struct FlagSource: Sendable {
     var overlays: [(environment: Located<String>, body: FlagBody)]
     var tests: [GoldenTestSource]
 
+    init(
+        key: String, project: String, file: String, location: SourceLocation, type: FlagType, tags: [String],
+        base: FlagBody, overlays: [(environment: Located<String>, body: FlagBody)], tests: [GoldenTestSource]
+    ) {
+        self.key = key
+        self.project = project
+        self.file = file
+        self.location = location
+        self.type = type
+        self.tags = tags
+        self.base = base
+        self.overlays = overlays
+        self.tests = tests
+    }
 }
 
 struct SegmentBody: Sendable {
@@ -154,7 +171,8 @@ struct SegmentBody: Sendable {
     static let overlayableFields = ["include", "exclude", "when"]
 }
 
-struct SegmentSource: Sendable {
+/// A parsed segment file; a class for the same reason as `FlagSource`.
+final class SegmentSource: @unchecked Sendable {
     var key: String
     var project: String
     var file: String
@@ -164,4 +182,15 @@ struct SegmentSource: Sendable {
     var base: SegmentBody
     var overlays: [(environment: Located<String>, body: SegmentBody)]
 
+    init(
+        key: String, project: String, file: String, location: SourceLocation, base: SegmentBody,
+        overlays: [(environment: Located<String>, body: SegmentBody)]
+    ) {
+        self.key = key
+        self.project = project
+        self.file = file
+        self.location = location
+        self.base = base
+        self.overlays = overlays
+    }
 }

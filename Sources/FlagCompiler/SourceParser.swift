@@ -185,7 +185,7 @@ struct SourceParser {
 
     mutating func flag(_ node: YAMLNode?, key: String, project: String) -> FlagSource {
         let fileLocation = SourceLocation(file: reader.file, line: 1, column: 1)
-        var flag = FlagSource(
+        let flag = FlagSource(
             key: key, project: project, file: reader.file, location: fileLocation, type: .boolean, tags: [],
             base: FlagBody(), overlays: [], tests: [])
         guard let node else { return flag }
@@ -509,7 +509,7 @@ struct SourceParser {
     static let segmentFields = ["name", "description", "include", "exclude", "when", "environments"]
 
     mutating func segment(_ node: YAMLNode?, key: String, project: String) -> SegmentSource {
-        var segment = SegmentSource(
+        let segment = SegmentSource(
             key: key, project: project, file: reader.file, location: SourceLocation(file: reader.file, line: 1, column: 1),
             base: SegmentBody(), overlays: [])
         guard let node else { return segment }

@@ -30,12 +30,24 @@ public struct Snapshot: Sendable, Hashable {
         self.project = project
         self.environment = environment
         self.production = production
-        self.flags = flags.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
-        self.segments = segments.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
+        self.flags = Self.sortedByKey(flags, \.key)
+        self.segments = Self.sortedByKey(segments, \.key)
         self.version = version
         self.commit = commit
         self.branch = branch
         self.compiledAt = compiledAt
+    }
+
+    /// Sorted by the keys' UTF-8 bytes; already-sorted input (what the compiler produces)
+    /// is only checked.
+    static func sortedByKey<T>(_ items: [T], _ key: KeyPath<T, String>) -> [T] {
+        let before: (T, T) -> Bool = { $0[keyPath: key].utf8.lexicographicallyPrecedes($1[keyPath: key].utf8) }
+        var ordered = true
+        for i in items.indices.dropFirst() where !before(items[i - 1], items[i]) {
+            ordered = false
+            break
+        }
+        return ordered ? items : items.sorted(by: before)
     }
 
     public func flag(_ key: String) -> Flag? { flags.first { $0.key == key } }

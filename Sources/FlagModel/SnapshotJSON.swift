@@ -18,6 +18,45 @@ extension Snapshot {
         ])
     }
 
+    /// Writes exactly the bytes of `CanonicalJSON.encodeBytes(contentJSON)`, given the
+    /// canonical JSON of each flag and segment in key order, in pieces.
+    public func writeCanonicalContent(
+        flagJSON: [[UInt8]], segmentJSON: [[UInt8]], _ write: (UnsafeBufferPointer<UInt8>) -> Void
+    ) {
+        precondition(flagJSON.count == flags.count && segmentJSON.count == segments.count)
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(1 << 16)
+        func flush() {
+            buffer.withUnsafeBufferPointer(write)
+            buffer.removeAll(keepingCapacity: true)
+        }
+        func raw(_ text: String) { buffer.append(contentsOf: text.utf8) }
+        func members(_ keys: [String], _ values: [[UInt8]]) {
+            buffer.append(UInt8(ascii: "{"))
+            for i in keys.indices {
+                if i > 0 { buffer.append(UInt8(ascii: ",")) }
+                CanonicalJSON.writeString(keys[i], to: &buffer)
+                buffer.append(UInt8(ascii: ":"))
+                buffer.append(contentsOf: values[i])
+                if buffer.count > 1 << 16 { flush() }
+            }
+            buffer.append(UInt8(ascii: "}"))
+        }
+        // Top-level keys in canonical (UTF-8) order.
+        raw("{\"environment\":")
+        CanonicalJSON.writeString(environment, to: &buffer)
+        raw(",\"flags\":")
+        members(flags.map(\.key), flagJSON)
+        raw(",\"format\":\(Snapshot.format),\"organization\":")
+        CanonicalJSON.writeString(organization, to: &buffer)
+        raw(",\"production\":\(production ? "true" : "false"),\"project\":")
+        CanonicalJSON.writeString(project, to: &buffer)
+        raw(",\"segments\":")
+        members(segments.map(\.key), segmentJSON)
+        raw("}")
+        flush()
+    }
+
     /// The whole snapshot, with version, commit, branch and compile time.
     public var json: Value {
         guard case .object(var object) = contentJSON else { return contentJSON }

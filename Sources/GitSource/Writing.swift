@@ -73,6 +73,16 @@ extension GitRepository {
         }
     }
 
+    /// Stores `bytes` as a blob and returns its id.
+    public func writeBlob(_ bytes: [UInt8]) throws(GitError) -> ObjectID {
+        try withHandle { repo throws(GitError) -> ObjectID in
+            var oid = git_oid()
+            let code = bytes.withUnsafeBytes { git_blob_create_from_buffer(&oid, repo, $0.baseAddress, $0.count) }
+            guard code == 0 else { throw GitError.last("write a blob", code) }
+            return ObjectID(oid)
+        }
+    }
+
     /// Creates the local branch `name` at `commit`; fails if it exists, so nothing is
     /// ever overwritten.
     public func createBranch(_ name: String, at commit: ObjectID) throws(GitError) {

@@ -127,9 +127,12 @@ struct GitRepositoryTests {
         #expect(a.snapshots[0].flag("f7")?.defaultServe == .variant("on"))
         #expect(b.snapshots[0].flag("f7")?.defaultServe == .variant("off"))
         cache.trim()
-        #expect(cache.count == 51)
-        _ = compiler.compile(try repo.tree(at: try repo.resolve(second)), options: CompileOptions())
+        #expect(cache.count == 51, "nothing is stale yet")
+        var everything: [String: String] = [:]
+        for i in 0..<50 { everything["shop/flags/f\(i).yaml"] = "default: off\n# rewritten \(i)\n" }
+        let third = try fixture.commit(everything, message: "every file changes")
+        _ = compiler.compile(try repo.tree(at: try repo.resolve(third)), options: CompileOptions())
         cache.trim()
-        #expect(cache.count == 50, "entries of the older commit are dropped once unused")
+        #expect(cache.count == 50, "entries no compilation since the last trim used are dropped once they are half")
     }
 }
