@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "FlagModel", targets: ["FlagModel"]),
         .library(name: "FlagCompiler", targets: ["FlagCompiler"]),
         .library(name: "FlagEngine", targets: ["FlagEngine"]),
+        .library(name: "FlagDiff", targets: ["FlagDiff"]),
         .library(name: "GitSource", targets: ["GitSource"]),
     ],
     dependencies: [
@@ -32,11 +33,12 @@ let package = Package(
             ]
         ),
         .target(name: "FlagEngine", dependencies: ["FlagModel"]),
+        .target(name: "FlagDiff", dependencies: ["FlagModel", "FlagEngine"]),
         .target(name: "GitSource", dependencies: ["CGit2", "FlagCompiler"]),
         .executableTarget(
             name: "flagstaff",
             dependencies: [
-                "FlagModel", "FlagCompiler", "FlagEngine", "GitSource",
+                "FlagModel", "FlagCompiler", "FlagEngine", "FlagDiff", "GitSource",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -45,6 +47,7 @@ let package = Package(
         .testTarget(name: "FlagModelTests", dependencies: ["FlagModel"]),
         .testTarget(name: "FlagCompilerTests", dependencies: ["FlagCompiler", "FlagEngine", "FlagModel"]),
         .testTarget(name: "FlagEngineTests", dependencies: ["FlagEngine", "FlagCompiler", "FlagModel"]),
+        .testTarget(name: "FlagDiffTests", dependencies: ["FlagDiff", "FlagCompiler", "FlagEngine", "FlagModel"]),
         .testTarget(name: "GitSourceTests", dependencies: ["GitSource", "FlagCompiler", "FlagModel"]),
         .testTarget(name: "SystemLibrariesTests", dependencies: ["CYAML", "CGit2", "CLibPQ", "CHiredis"]),
         .testTarget(name: "CLITests", dependencies: ["FlagModel"]),
