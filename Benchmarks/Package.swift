@@ -17,6 +17,7 @@ let package = Package(
                 .product(name: "FlagEngine", package: "flagstaff"),
                 .product(name: "FlagCompiler", package: "flagstaff"),
                 .product(name: "FlagModel", package: "flagstaff"),
+                .product(name: "GitSource", package: "flagstaff"),
             ],
             path: "Benchmarks/EngineBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
@@ -24,6 +25,7 @@ let package = Package(
         .executableTarget(
             name: "EngineProfile",
             dependencies: [
+                .product(name: "GitSource", package: "flagstaff"),
                 .product(name: "FlagEngine", package: "flagstaff"),
                 .product(name: "FlagCompiler", package: "flagstaff"),
                 .product(name: "FlagModel", package: "flagstaff"),

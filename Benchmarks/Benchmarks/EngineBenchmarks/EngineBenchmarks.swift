@@ -3,6 +3,7 @@ import FlagCompiler
 import FlagEngine
 import FlagModel
 import Foundation
+import GitSource
 
 /// A flag with 3 rules, 5 conditions and a split: the figure the engine is held to.
 let targetFlag = """
@@ -99,6 +100,44 @@ let benchmarks: @Sendable () -> Void = {
     } setup: {
         try Generator.write(Generator.repository(flags: 10_000, segments: 1_000))
     }
+
+    // MARK: Recompile a commit that changes one file
+
+    Benchmark(
+        "Recompile 10,000 flags after a one-file commit (Git, warm cache)",
+        configuration: .init(
+            metrics: [.wallClock, .peakMemoryResident], timeUnits: .milliseconds, maxDuration: .seconds(30),
+            maxIterations: 20)
+    ) { (benchmark: Benchmark, fixture: (GitRepository, ParseCache, ObjectID)) in
+        let (repository, cache, base) = fixture
+        var parent = base
+        for iteration in benchmark.scaledIterations {
+            // A new commit with one flag's rollout moved: outside the measurement.
+            let blob = try! repository.writeBlob(
+                Array(Generator.flag(7, segments: 1_000, rollout: iteration % 101).utf8))
+            let commit = try! repository.commit(
+                onto: parent, changes: [.init(path: "shop/flags/flag-7.yaml", blob: blob)], message: "move one rollout",
+                author: Signature(name: "bench", email: "bench@localhost", time: 0))
+            parent = commit
+            benchmark.startMeasurement()
+            let compilation = Compiler(cache: cache).compile(
+                try! repository.tree(at: commit), options: CompileOptions(now: now, runTests: false))
+            benchmark.stopMeasurement()
+            precondition(!compilation.hasErrors)
+            cache.trim()
+            blackHole(compilation)
+        }
+    } setup: { () throws -> (GitRepository, ParseCache, ObjectID) in
+        let root = try Generator.write(Generator.repository(flags: 10_000, segments: 1_000))
+        try Generator.git(["init", "-q", "-b", "main"], in: root)
+        try Generator.git(["add", "-A"], in: root)
+        try Generator.git(["-c", "user.name=bench", "-c", "user.email=b@b", "commit", "-q", "-m", "generated"], in: root)
+        let repository = try GitRepository(path: root)
+        let base = try repository.resolve("main")
+        let cache = ParseCache()
+        _ = Compiler(cache: cache).compile(try repository.tree(at: base), options: CompileOptions(now: now, runTests: false))
+        return (repository, cache, base)
+    }
 }
 
 /// Generated flag repositories of any size, shaped like real ones: rules on a handful of
@@ -126,30 +165,43 @@ enum Generator {
                 """
         }
         for f in 0..<flags {
-            let segment = segments > 0 ? f % segments : 0
-            let serve = f % 3 == 0 ? "serve: { split: { off: 50, on: 50 } }" : "serve: on"
-            files["shop/flags/flag-\(f).yaml"] = """
-                name: Flag \(f)
-                description: Generated flag number \(f)
-                owner: team-\(f % 17)
-                tags: [generated, batch-\(f % 10)]
-                rules:
-                  - name: staff
-                    when: [ { attribute: email, op: ends_with, values: ["@team\(f % 13).example"] } ]
-                    serve: on
-                  \(segments > 0 ? "- name: segment\n    when: [ { segment: segment-\(segment) } ]\n    serve: on" : "")
-                  - name: plans
-                    when: [ { attribute: plan, op: in, values: [p\(f % 5), p\(f % 11)] } ]
-                    rollout: \(f % 101)
-                    \(serve)
-                default: off
-                environments:
-                  staging: { default: on }
-                tests:
-                  - { context: { targetingKey: nobody }, environment: staging, expect: on }
-                """
+            files["shop/flags/flag-\(f).yaml"] = flag(f, segments: segments, rollout: f % 101)
         }
         return files
+    }
+
+    static func flag(_ f: Int, segments: Int, rollout: Int) -> String {
+        let segment = segments > 0 ? f % segments : 0
+        let serve = f % 3 == 0 ? "serve: { split: { off: 50, on: 50 } }" : "serve: on"
+        return """
+            name: Flag \(f)
+            description: Generated flag number \(f)
+            owner: team-\(f % 17)
+            tags: [generated, batch-\(f % 10)]
+            rules:
+              - name: staff
+                when: [ { attribute: email, op: ends_with, values: ["@team\(f % 13).example"] } ]
+                serve: on
+              \(segments > 0 ? "- name: segment\n    when: [ { segment: segment-\(segment) } ]\n    serve: on" : "")
+              - name: plans
+                when: [ { attribute: plan, op: in, values: [p\(f % 5), p\(f % 11)] } ]
+                rollout: \(rollout)
+                \(serve)
+            default: off
+            environments:
+              staging: { default: on }
+            tests:
+              - { context: { targetingKey: nobody }, environment: staging, expect: on }
+            """
+    }
+
+    static func git(_ arguments: [String], in directory: String) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["git"] + arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        try process.run()
+        process.waitUntilExit()
     }
 
     /// Writes files under a new temporary folder and returns its path.
