@@ -9,6 +9,8 @@ public struct GoldenTestResult: Sendable {
     public var name: String?
     public var location: SourceLocation
     public var expectedVariant: String
+    /// The test's context, for replaying it elsewhere (a diff of two snapshots).
+    public var context: [String: Value]
     public var result: EvaluationResult
     public var failure: String?
 
@@ -47,7 +49,8 @@ enum GoldenTests {
                         results.append(
                             GoldenTestResult(
                                 project: project, flag: key, environment: environment, name: test.name,
-                                location: test.location, expectedVariant: test.expect.value, result: result,
+                                location: test.location, expectedVariant: test.expect.value, context: test.context,
+                                result: result,
                                 failure: failure(of: test, result)))
                     }
                 }
