@@ -60,4 +60,31 @@ enum CLI {
             try Data(text.utf8).write(to: url)
         }
     }
+
+    /// Runs `git` in `directory` with a fixed identity; records a failure if it fails.
+    @discardableResult
+    static func git(_ arguments: [String], in directory: URL) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["git", "-c", "user.name=T", "-c", "user.email=t@t.test"] + arguments
+        process.currentDirectoryURL = directory
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "git \(arguments)")
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// A two-environment manifest: production on main, staging on staging.
+    static let twoEnvironmentManifest = """
+        version: 1
+        organization: acme
+        projects: { shop: {} }
+        environments:
+          production: { branch: main, production: true }
+          staging: { branch: staging }
+        """
 }

@@ -4,58 +4,36 @@ import Testing
 
 @Suite("flagstaff diff and drift", .serialized)
 struct DiffTests {
-    static let manifest = """
-        version: 1
-        organization: acme
-        projects: { shop: {} }
-        environments:
-          production: { branch: main, production: true }
-          staging: { branch: staging }
-        """
+    static let manifest = CLI.twoEnvironmentManifest
 
-    @discardableResult
-    func git(_ arguments: [String], in dir: URL) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["git", "-c", "user.name=T", "-c", "user.email=t@t.test"] + arguments
-        p.currentDirectoryURL = dir
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        #expect(p.terminationStatus == 0, "git \(arguments)")
-        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-    }
 
     func commit(_ files: [String: String], _ message: String, in dir: URL) throws {
         try CLI.write(files, under: dir)
-        try git(["add", "-A"], in: dir)
-        try git(["commit", "-q", "-m", message], in: dir)
+        try CLI.git(["add", "-A"], in: dir)
+        try CLI.git(["commit", "-q", "-m", message], in: dir)
     }
 
     /// main: a 25% rollout; feature: 50%, a new flag, a removed one; broken: a bad segment name.
     func repository() throws -> URL {
         let dir = try CLI.temporaryDirectory()
-        try git(["init", "-q", "-b", "main"], in: dir)
+        try CLI.git(["init", "-q", "-b", "main"], in: dir)
         try commit(
             [
                 "flagstaff.yaml": Self.manifest,
                 "shop/flags/checkout.yaml": "rules:\n  - name: quarter\n    rollout: 25\n    serve: on\n",
                 "shop/flags/old.yaml": "default: on\n",
             ], "base", in: dir)
-        try git(["checkout", "-q", "-b", "feature"], in: dir)
+        try CLI.git(["checkout", "-q", "-b", "feature"], in: dir)
         try FileManager.default.removeItem(at: dir.appendingPathComponent("shop/flags/old.yaml"))
         try commit(
             [
                 "shop/flags/checkout.yaml": "rules:\n  - name: quarter\n    rollout: 50\n    serve: on\n",
                 "shop/flags/new.yaml": "default: off\n",
             ], "feature", in: dir)
-        try git(["checkout", "-q", "-b", "broken"], in: dir)
+        try CLI.git(["checkout", "-q", "-b", "broken"], in: dir)
         try commit(["shop/flags/new.yaml": "rules: [ { when: [ { segment: nope } ], serve: on } ]\n"], "broken", in: dir)
-        try git(["checkout", "-q", "main"], in: dir)
-        try git(["branch", "staging", "feature"], in: dir)
+        try CLI.git(["checkout", "-q", "main"], in: dir)
+        try CLI.git(["branch", "staging", "feature"], in: dir)
         return dir
     }
 

@@ -3,67 +3,45 @@ import Testing
 
 @Suite("flagstaff promote", .serialized)
 struct PromoteTests {
-    static let manifest = """
-        version: 1
-        organization: acme
-        projects: { shop: {} }
-        environments:
-          production: { branch: main, production: true }
-          staging: { branch: staging }
-        """
+    static let manifest = CLI.twoEnvironmentManifest
 
-    @discardableResult
-    func git(_ arguments: [String], in dir: URL) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["git", "-c", "user.name=T", "-c", "user.email=t@t.test"] + arguments
-        p.currentDirectoryURL = dir
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        #expect(p.terminationStatus == 0, "git \(arguments)")
-        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-    }
 
     /// main (production) has flags a and b; staging changes a, adds c (which uses segment s)
     /// and changes b.
     func repository() throws -> URL {
         let dir = try CLI.temporaryDirectory()
-        try git(["init", "-q", "-b", "main"], in: dir)
+        try CLI.git(["init", "-q", "-b", "main"], in: dir)
         try CLI.write(
             ["flagstaff.yaml": Self.manifest, "shop/flags/a.yaml": "default: off\n", "shop/flags/b.yaml": "default: off\n"],
             under: dir)
-        try git(["add", "-A"], in: dir)
-        try git(["commit", "-q", "-m", "base"], in: dir)
-        try git(["checkout", "-q", "-b", "staging"], in: dir)
+        try CLI.git(["add", "-A"], in: dir)
+        try CLI.git(["commit", "-q", "-m", "base"], in: dir)
+        try CLI.git(["checkout", "-q", "-b", "staging"], in: dir)
         try CLI.write(
             [
                 "shop/flags/a.yaml": "default: on\n", "shop/flags/b.yaml": "default: on\n",
                 "shop/flags/c.yaml": "rules: [ { when: [ { segment: s } ], serve: on } ]\n",
                 "shop/segments/s.yaml": "include: [u1]\n",
             ], under: dir)
-        try git(["add", "-A"], in: dir)
-        try git(["commit", "-q", "-m", "staging work"], in: dir)
-        try git(["checkout", "-q", "main"], in: dir)
+        try CLI.git(["add", "-A"], in: dir)
+        try CLI.git(["commit", "-q", "-m", "staging work"], in: dir)
+        try CLI.git(["checkout", "-q", "main"], in: dir)
         return dir
     }
 
     @Test func promotesChosenFlagsWithTheSegmentsTheyUse() throws {
         let dir = try repository()
-        let mainBefore = try git(["rev-parse", "main"], in: dir)
+        let mainBefore = try CLI.git(["rev-parse", "main"], in: dir)
         let out = try CLI.run(
             ["promote", "--repo", dir.path, "--from", "staging", "--to", "production", "--flag", "c", "--branch", "promo"])
         #expect(out.status == 0, "\(out.stderr)")
         #expect(out.stdout.contains("Promote 1 flag and 1 segment from staging to production"))
-        #expect(try git(["rev-parse", "main"], in: dir) == mainBefore, "the target branch is never written")
-        #expect(try git(["rev-parse", "promo^"], in: dir) == mainBefore, "the branch starts at the target's tip")
-        let files = try git(["diff", "--name-status", "main", "promo"], in: dir)
+        #expect(try CLI.git(["rev-parse", "main"], in: dir) == mainBefore, "the target branch is never written")
+        #expect(try CLI.git(["rev-parse", "promo^"], in: dir) == mainBefore, "the branch starts at the target's tip")
+        let files = try CLI.git(["diff", "--name-status", "main", "promo"], in: dir)
         #expect(files == "A\tshop/flags/c.yaml\nA\tshop/segments/s.yaml")
-        #expect(try git(["log", "-1", "--format=%B", "promo"], in: dir).contains("- shop flag c: added"))
-        #expect(try git(["status", "--porcelain"], in: dir).isEmpty, "the work tree is untouched")
+        #expect(try CLI.git(["log", "-1", "--format=%B", "promo"], in: dir).contains("- shop flag c: added"))
+        #expect(try CLI.git(["status", "--porcelain"], in: dir).isEmpty, "the work tree is untouched")
     }
 
     @Test func promotesEverythingWhenNoFlagIsNamed() throws {
@@ -71,7 +49,7 @@ struct PromoteTests {
         let out = try CLI.run(["promote", "--repo", dir.path, "--from", "staging", "--to", "production", "--branch", "all"])
         #expect(out.status == 0, "\(out.stderr)")
         #expect(out.stdout.contains("Promote 3 flags and 1 segment"))
-        #expect(try git(["diff", "--name-only", "staging", "all"], in: dir).isEmpty, "the branch now holds staging's flags")
+        #expect(try CLI.git(["diff", "--name-only", "staging", "all"], in: dir).isEmpty, "the branch now holds staging's flags")
         let again = try CLI.run(["promote", "--repo", dir.path, "--from", "staging", "--to", "production", "--branch", "all"])
         #expect(again.status == 1)
         #expect(again.stderr.contains("branch 'all' already exists"), "\(again.stderr)")

@@ -13,33 +13,22 @@ struct RefTests {
           production: { branch: main, production: true }
         """
 
-    func git(_ arguments: [String], in dir: URL) throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["git", "-c", "user.name=T", "-c", "user.email=t@t.test"] + arguments
-        p.currentDirectoryURL = dir
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        p.waitUntilExit()
-        #expect(p.terminationStatus == 0, "git \(arguments)")
-    }
 
     /// A repository whose root is `flags/`: `good` tag has a valid flag, `main` a broken one,
     /// and the working tree a third, uncommitted version.
     func repository() throws -> URL {
         let dir = try CLI.temporaryDirectory()
-        try git(["init", "-q", "-b", "main"], in: dir)
+        try CLI.git(["init", "-q", "-b", "main"], in: dir)
         try CLI.write(
             [
                 "flags/flagstaff.yaml": Self.manifest,
                 "flags/shop/flags/f.yaml": "default: on\ntests: [ { context: {}, expect: on } ]\n",
             ], under: dir)
-        try git(["add", "-A"], in: dir)
-        try git(["commit", "-q", "-m", "good"], in: dir)
-        try git(["tag", "good"], in: dir)
+        try CLI.git(["add", "-A"], in: dir)
+        try CLI.git(["commit", "-q", "-m", "good"], in: dir)
+        try CLI.git(["tag", "good"], in: dir)
         try CLI.write(["flags/shop/flags/f.yaml": "default: onn\n"], under: dir)
-        try git(["commit", "-q", "-am", "broken"], in: dir)
+        try CLI.git(["commit", "-q", "-am", "broken"], in: dir)
         try CLI.write(["flags/shop/flags/f.yaml": "default: off\n"], under: dir)
         return dir
     }
