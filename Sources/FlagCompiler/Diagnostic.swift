@@ -1,3 +1,4 @@
+import FlagModel
 /// A position in a file of the flag repository. Lines and columns count from 1;
 /// line 0 means the file as a whole.
 public struct SourceLocation: Sendable, Hashable, Comparable {
@@ -13,7 +14,7 @@ public struct SourceLocation: Sendable, Hashable, Comparable {
     }
 
     public static func < (a: SourceLocation, b: SourceLocation) -> Bool {
-        if a.file != b.file { return a.file.utf8.lexicographicallyPrecedes(b.file.utf8) }
+        if a.file != b.file { return UTF8Order.precedes(a.file, b.file) }
         if a.line != b.line { return a.line < b.line }
         return a.column < b.column
     }

@@ -1,3 +1,4 @@
+import FlagModel
 import Foundation
 
 /// The files of a flag repository root, wherever they come from: a directory on disk
@@ -36,7 +37,7 @@ public struct DirectoryTree: FlagTree {
         }
         var out: [String] = []
         try walk(relative: "", into: &out)
-        return out.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        return out.sorted(by: UTF8Order.precedes)
     }
 
     private func walk(relative: String, into out: inout [String]) throws {
@@ -80,7 +81,7 @@ public struct MemoryTree: FlagTree {
     }
 
     public func files() throws -> [String] {
-        contents.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        contents.keys.sorted(by: UTF8Order.precedes)
     }
 
     public func read(_ path: String) throws -> [UInt8] {

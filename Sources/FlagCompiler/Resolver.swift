@@ -124,7 +124,7 @@ struct Resolver {
     mutating func segment(_ source: SegmentSource) -> Segment {
         let body = effective(source)
         func keys(_ list: [Located<String>]?) -> [String] {
-            Array(Set((list ?? []).map(\.value))).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+            Array(Set((list ?? []).map(\.value))).sorted(by: UTF8Order.precedes)
         }
         return Segment(
             key: source.key, name: source.name, description: source.description, include: keys(body.include),

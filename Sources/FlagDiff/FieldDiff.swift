@@ -214,7 +214,7 @@ enum FieldDiff {
     }
 
     private static func variants(_ out: inout [FieldChange], _ base: [String: Value], _ head: [String: Value]) {
-        let names = Set(base.keys).union(head.keys).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        let names = Set(base.keys).union(head.keys).sorted(by: UTF8Order.precedes)
         for name in names {
             let path = "variant \(name)"
             switch (base[name], head[name]) {
@@ -352,6 +352,6 @@ enum FieldDiff {
     }
 
     static func sortedKeys<V>(_ d: [String: V]) -> [String] {
-        d.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        d.keys.sorted(by: UTF8Order.precedes)
     }
 }

@@ -19,7 +19,7 @@ public struct ReplayEffect: Sendable, Hashable {
 
     /// Flag keys with transitions, sorted.
     public var flagKeys: [String] {
-        transitions.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        transitions.keys.sorted(by: UTF8Order.precedes)
     }
 }
 
@@ -35,7 +35,7 @@ public enum Replay {
         let left = base.map(Evaluator.init(snapshot:))
         let right = head.map(Evaluator.init(snapshot:))
         let keys = Set((base?.flags ?? []).map(\.key)).union((head?.flags ?? []).map(\.key))
-            .sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+            .sorted(by: UTF8Order.precedes)
         var counts: [String: [Pair: Int]] = [:]
         var changed = 0
         for (i, context) in contexts.enumerated() {

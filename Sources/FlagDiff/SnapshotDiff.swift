@@ -123,7 +123,7 @@ public struct SnapshotDiff: Sendable, Hashable {
     )
         -> [String]
     {
-        Set(a).union(b).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        Set(a).union(b).sorted(by: UTF8Order.precedes)
     }
 
     private static func sorted(_ warnings: [DiffWarning]) -> [DiffWarning] {

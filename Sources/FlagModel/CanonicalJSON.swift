@@ -30,7 +30,7 @@ public enum CanonicalJSON {
     }
 
     public static func sortedKeys(_ object: [String: Value]) -> [String] {
-        object.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        object.keys.sorted(by: UTF8Order.precedes)
     }
 
     public static func write(_ value: Value, to out: inout String) {

@@ -41,7 +41,7 @@ public struct Snapshot: Sendable, Hashable {
     /// Sorted by the keys' UTF-8 bytes; already-sorted input (what the compiler produces)
     /// is only checked.
     static func sortedByKey<T>(_ items: [T], _ key: KeyPath<T, String>) -> [T] {
-        let before: (T, T) -> Bool = { $0[keyPath: key].utf8.lexicographicallyPrecedes($1[keyPath: key].utf8) }
+        let before: (T, T) -> Bool = { UTF8Order.precedes($0[keyPath: key], $1[keyPath: key]) }
         var ordered = true
         for i in items.indices.dropFirst() where !before(items[i - 1], items[i]) {
             ordered = false

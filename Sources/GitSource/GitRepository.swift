@@ -1,5 +1,6 @@
 import CGit2
 import FlagCompiler
+import FlagModel
 import Foundation
 
 /// A failed libgit2 call, with what Flagstaff was doing and what libgit2 said.
@@ -308,7 +309,7 @@ public struct GitTree: FlagTree {
     public let entries: [String: ObjectID]
 
     public func files() throws -> [String] {
-        entries.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        entries.keys.sorted(by: UTF8Order.precedes)
     }
 
     public func read(_ path: String) throws -> [UInt8] {
