@@ -48,7 +48,7 @@ let package = Package(
         .testTarget(name: "FlagCompilerTests", dependencies: ["FlagCompiler", "FlagEngine", "FlagModel"]),
         .testTarget(name: "FlagEngineTests", dependencies: ["FlagEngine", "FlagCompiler", "FlagModel"]),
         .testTarget(name: "FlagDiffTests", dependencies: ["FlagDiff", "FlagCompiler", "FlagEngine", "FlagModel"]),
-        .testTarget(name: "GitSourceTests", dependencies: ["GitSource", "FlagCompiler", "FlagModel"]),
+        .testTarget(name: "GitSourceTests", dependencies: ["GitSource", "FlagCompiler", "FlagEngine", "FlagModel"]),
         .testTarget(name: "SystemLibrariesTests", dependencies: ["CYAML", "CGit2", "CLibPQ", "CHiredis"]),
         .testTarget(name: "CLITests", dependencies: ["FlagModel"]),
     ]

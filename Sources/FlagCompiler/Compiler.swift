@@ -53,43 +53,7 @@ public final class ParseCache: @unchecked Sendable {
         case segment(SegmentSource, [Diagnostic])
     }
 
-    /// A flag or segment resolved for one environment, with its canonical JSON.
-    enum ResolvedEntry {
-        case flag(Flag, [Diagnostic], [UInt8])
-        case segment(Segment, [Diagnostic], [UInt8])
-    }
-
-    /// A resolved file: which file, at which content, in which environment, given which
-    /// state of everything else it depends on.
-    struct ResolvedKey: Hashable {
-        enum Kind: UInt8 { case flag, segment }
-        var kind: Kind
-        var environment: String
-        var file: String
-        var contentID: String
-        var dependencies: Int
-    }
-
-    private var resolvedEntries: [ResolvedKey: ResolvedEntry] = [:]
-    private var usedResolved: Set<ResolvedKey> = []
-
-    func resolved(_ key: ResolvedKey) -> ResolvedEntry? {
-        lock.lock()
-        defer { lock.unlock() }
-        if let e = resolvedEntries[key] {
-            usedResolved.insert(key)
-            return e
-        }
-        return nil
-    }
-
-    func storeResolved(_ key: ResolvedKey, _ entry: ResolvedEntry) {
-        lock.lock()
-        defer { lock.unlock() }
-        resolvedEntries[key] = entry
-        usedResolved.insert(key)
-    }
-
+    private var projects: [String: ResolvedProject] = [:]
     private let lock = NSLock()
     private var entries: [String: Entry] = [:]
     private var used: Set<String> = []
@@ -117,6 +81,20 @@ public final class ParseCache: @unchecked Sendable {
         used.insert(key)
     }
 
+
+    /// The last resolution of a project in an environment, taken out while it is patched.
+    func takeProject(_ key: String) -> ResolvedProject? {
+        lock.lock()
+        defer { lock.unlock() }
+        return projects.removeValue(forKey: key)
+    }
+
+    func storeProject(_ key: String, _ state: ResolvedProject) {
+        lock.lock()
+        defer { lock.unlock() }
+        projects[key] = state
+    }
+
     /// Forgets entries that the compilations since the last call did not use, so a cache
     /// that follows a branch does not grow with its history.
     public func trim() {
@@ -124,11 +102,7 @@ public final class ParseCache: @unchecked Sendable {
         defer { lock.unlock() }
         // Rebuilding the tables costs as much as a compilation: only when half is stale.
         if entries.count >= 2 * used.count { entries = entries.filter { used.contains($0.key) } }
-        if resolvedEntries.count >= 2 * usedResolved.count {
-            resolvedEntries = resolvedEntries.filter { usedResolved.contains($0.key) }
-        }
         used = []
-        usedResolved = []
     }
 
     public var count: Int {
@@ -295,7 +269,7 @@ public struct Compiler: Sendable {
                 if let cache, let manifestID = manifestContentID {
                     resolver.cache = cache
                     resolver.contentIDs = contentIDs
-                    resolver.fingerprint = resolver.dependencyFingerprint(manifestID: manifestID, today: today)
+                    resolver.manifestID = manifestID
                 }
                 let resolved = resolver.resolve()
                 diagnostics += resolver.diagnostics
@@ -307,25 +281,6 @@ public struct Compiler: Sendable {
                 snapshot.version = Self.version(
                     of: snapshot, flagJSON: resolved.flagJSON, segmentJSON: resolved.segmentJSON)
                 snapshots.append(snapshot)
-            }
-        }
-
-        // A test must expect a variant the flag has where it runs.
-        for snapshot in snapshots {
-            let compiled = Dictionary(snapshot.flags.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
-            for (key, flag) in flags[snapshot.project] ?? [:] where !flag.tests.isEmpty {
-                guard let variants = compiled[key]?.variants, !variants.isEmpty else { continue }
-                for test in flag.tests where test.environment == nil || test.environment?.value == snapshot.environment {
-                    if variants[test.expect.value] == nil {
-                        diagnostics.append(
-                            Diagnostic(
-                                .unknownVariant,
-                                "test expects unknown variant '\(test.expect.value)'"
-                                    + (test.environment == nil ? "" : " in environment '\(snapshot.environment)'"),
-                                at: test.expect.location,
-                                hint: Suggestions.hint(for: test.expect.value, in: variants.keys.sorted(), kind: "variants")))
-                    }
-                }
             }
         }
 

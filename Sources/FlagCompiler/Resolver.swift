@@ -28,10 +28,10 @@ struct Resolver {
 
     // MARK: Whole project
 
-    /// Where resolved flags and segments are kept between compilations, and what their
-    /// resolution depended on besides their own file (nil: no caching).
+    /// Where the last resolution of this project and environment is kept, to patch
+    /// rather than redo (nil: no caching), and the content ids that tell what changed.
     var cache: ParseCache?
-    var fingerprint: Int?
+    var manifestID: String?
     var contentIDs: [String: String] = [:]
 
     struct Resolved {
@@ -42,69 +42,133 @@ struct Resolver {
         var segmentJSON: [[UInt8]]
     }
 
-    func cacheKey(_ kind: ParseCache.ResolvedKey.Kind, _ file: String) -> ParseCache.ResolvedKey? {
-        guard cache != nil, let fingerprint, let id = contentIDs[file] else { return nil }
-        return ParseCache.ResolvedKey(kind: kind, environment: environment.key, file: file, contentID: id, dependencies: fingerprint)
+    mutating func resolve() -> Resolved {
+        let flagKeys = flagSources.keys.sorted()  // keys are ASCII: the same as UTF-8 order
+        let segmentKeys = segmentSources.keys.sorted()
+        let stateKey = "\(project)\u{0}\(environment.key)"
+        let today = options.today?.seconds ?? -1
+        var flagContent: [String] = []
+        var segmentContent: [String] = []
+        var cacheable = cache != nil && manifestID != nil
+        if cacheable {
+            flagContent = flagKeys.compactMap { contentIDs[flagSources[$0]!.file] }
+            segmentContent = segmentKeys.compactMap { contentIDs[segmentSources[$0]!.file] }
+            cacheable = flagContent.count == flagKeys.count && segmentContent.count == segmentKeys.count
+        }
+        if cacheable, let cache, let previous = cache.takeProject(stateKey), previous.manifestID == manifestID,
+            previous.today == today, previous.flagKeys == flagKeys, previous.segmentKeys == segmentKeys,
+            let patched = patch(previous, flagContent: flagContent, segmentContent: segmentContent)
+        {
+            cache.storeProject(stateKey, patched)
+            return Resolved(
+                flags: patched.flags, segments: patched.segments, flagJSON: patched.flagJSON,
+                segmentJSON: patched.segmentJSON)
+        }
+
+        let state = ResolvedProject(
+            manifestID: manifestID ?? "", today: today, flagKeys: flagKeys, segmentKeys: segmentKeys)
+        for key in segmentKeys {
+            let before = diagnostics.count
+            let segment = segment(segmentSources[key]!)
+            state.segments.append(segment)
+            state.segmentJSON.append(CanonicalJSON.encodeBytes(segment.json))
+            state.segmentProblems.append(Array(diagnostics[before...]))
+        }
+        var mark = diagnostics.count
+        checkSegmentCycles()
+        state.segmentCycleProblems = Array(diagnostics[mark...])
+        for key in flagKeys {
+            let source = flagSources[key]!
+            let before = diagnostics.count
+            let flag = flag(source)
+            state.flags.append(flag)
+            state.flagJSON.append(CanonicalJSON.encodeBytes(flag.json))
+            state.flagProblems.append(Array(diagnostics[before...]))
+            state.flagSignatures.append(signature(source))
+        }
+        mark = diagnostics.count
+        checkPrerequisiteCycles(state.flags)
+        state.prerequisiteCycleProblems = Array(diagnostics[mark...])
+        if cacheable, let cache {
+            state.flagContent = flagContent
+            state.segmentContent = segmentContent
+            cache.storeProject(stateKey, state)
+        }
+        return Resolved(
+            flags: state.flags, segments: state.segments, flagJSON: state.flagJSON, segmentJSON: state.segmentJSON)
     }
 
-    mutating func resolve() -> Resolved {
-        var out = Resolved(flags: [], segments: [], flagJSON: [], segmentJSON: [])
-        for key in segmentSources.keys.sorted() {  // keys are ASCII: the same as UTF-8 order
-            let source = segmentSources[key]!
-            let cacheKey = cacheKey(.segment, source.file)
-            if let cacheKey, case .segment(let segment, let problems, let json)? = cache?.resolved(cacheKey) {
-                out.segments.append(segment)
-                out.segmentJSON.append(json)
-                diagnostics += problems
-                continue
-            }
+    /// Re-resolves only the files whose content changed, when nothing they could affect
+    /// elsewhere moved: the same keys, and every changed flag with the same type and
+    /// variant names (what other flags' prerequisites check). Nil: resolve everything.
+    mutating func patch(_ state: ResolvedProject, flagContent: [String], segmentContent: [String]) -> ResolvedProject? {
+        let changedFlags = flagContent.indices.filter { flagContent[$0] != state.flagContent[$0] }
+        for i in changedFlags where signature(flagSources[state.flagKeys[i]]!) != state.flagSignatures[i] {
+            return nil
+        }
+        let changedSegments = segmentContent.indices.filter { segmentContent[$0] != state.segmentContent[$0] }
+        var segmentReferencesMoved = false
+        for i in changedSegments {
+            let source = segmentSources[state.segmentKeys[i]]!
             let before = diagnostics.count
             let segment = segment(source)
-            let json = CanonicalJSON.encodeBytes(segment.json)
-            out.segments.append(segment)
-            out.segmentJSON.append(json)
-            if let cacheKey { cache?.storeResolved(cacheKey, .segment(segment, Array(diagnostics[before...]), json)) }
-        }
-        checkSegmentCycles()
-        for key in flagSources.keys.sorted() {
-            let source = flagSources[key]!
-            let cacheKey = cacheKey(.flag, source.file)
-            if let cacheKey, case .flag(let flag, let problems, let json)? = cache?.resolved(cacheKey) {
-                out.flags.append(flag)
-                out.flagJSON.append(json)
-                diagnostics += problems
-                continue
+            if !segmentReferences(effective(source).when ?? []).isEmpty
+                || state.segments[i].when.contains(where: { if case .segment = $0 { true } else { false } })
+            {
+                segmentReferencesMoved = true
             }
-            let before = diagnostics.count
-            guard let flag = flag(source) else { continue }
-            let json = CanonicalJSON.encodeBytes(flag.json)
-            out.flags.append(flag)
-            out.flagJSON.append(json)
-            if let cacheKey { cache?.storeResolved(cacheKey, .flag(flag, Array(diagnostics[before...]), json)) }
+            state.segments[i] = segment
+            state.segmentJSON[i] = CanonicalJSON.encodeBytes(segment.json)
+            state.segmentProblems[i] = Array(diagnostics[before...])
+            state.segmentContent[i] = segmentContent[i]
         }
-        checkPrerequisiteCycles(out.flags)
-        return out
+        var requiresMoved = false
+        for i in changedFlags {
+            let source = flagSources[state.flagKeys[i]]!
+            let before = diagnostics.count
+            let flag = flag(source)
+            if !flag.requires.isEmpty || !state.flags[i].requires.isEmpty { requiresMoved = true }
+            state.flags[i] = flag
+            state.flagJSON[i] = CanonicalJSON.encodeBytes(flag.json)
+            state.flagProblems[i] = Array(diagnostics[before...])
+            state.flagContent[i] = flagContent[i]
+        }
+        // Diagnostics of unchanged files come from the state; the changed ones were just added.
+        let changedFlagSet = Set(changedFlags)
+        let changedSegmentSet = Set(changedSegments)
+        for (i, problems) in state.segmentProblems.enumerated() where !problems.isEmpty && !changedSegmentSet.contains(i) {
+            diagnostics += problems
+        }
+        for (i, problems) in state.flagProblems.enumerated() where !problems.isEmpty && !changedFlagSet.contains(i) {
+            diagnostics += problems
+        }
+        // New edges can only close a cycle through a changed file; otherwise the cycles
+        // found last time still stand.
+        if segmentReferencesMoved {
+            let mark = diagnostics.count
+            checkSegmentCycles()
+            state.segmentCycleProblems = Array(diagnostics[mark...])
+        } else {
+            diagnostics += state.segmentCycleProblems
+        }
+        if requiresMoved {
+            let mark = diagnostics.count
+            checkPrerequisiteCycles(state.flags)
+            state.prerequisiteCycleProblems = Array(diagnostics[mark...])
+        } else {
+            diagnostics += state.prerequisiteCycleProblems
+        }
+        return state
     }
 
-    /// What resolving any file of this project in this environment depends on besides the
-    /// file itself: the manifest, the day, which segments exist, and every flag's type and
-    /// variant names here (prerequisites name them).
-    mutating func dependencyFingerprint(manifestID: String, today: Instant?) -> Int {
+    /// What other files' resolution reads of a flag: its type and variant names here.
+    mutating func signature(_ source: FlagSource) -> Int {
         var h = Hasher()
-        h.combine(manifestID)
-        h.combine(environment.key)
-        h.combine(project)
-        h.combine(today?.seconds ?? -1)
-        for key in segmentSources.keys.sorted() { h.combine(key) }
-        for key in flagSources.keys.sorted() {
-            let source = flagSources[key]!
-            h.combine(key)
-            h.combine(source.type)
-            if let variants = effective(source).variants {
-                for v in variants { h.combine(v.name.value) }
-            } else {
-                h.combine(0)
-            }
+        h.combine(source.type)
+        if let variants = effective(source).variants {
+            for v in variants { h.combine(v.name.value) }
+        } else {
+            h.combine(0)
         }
         return h.finalize()
     }
@@ -186,7 +250,7 @@ struct Resolver {
         return body
     }
 
-    mutating func flag(_ source: FlagSource) -> Flag? {
+    mutating func flag(_ source: FlagSource) -> Flag {
         let body = effective(source)
         let fileStart = source.location
         var variants: [String: Value] = [:]
@@ -277,6 +341,19 @@ struct Resolver {
                 Rule(
                     name: r.name, when: conditions(r.when), rollout: rollout,
                     serve: serve(r.serve, flag: source, variants: variants, what: "rule \(i + 1)")))
+        }
+
+        // A test must expect a variant the flag has where it runs.
+        if !variants.isEmpty {
+            for test in source.tests
+            where (test.environment == nil || test.environment?.value == environment.key) && variants[test.expect.value] == nil {
+                report(
+                    .unknownVariant,
+                    "test expects unknown variant '\(test.expect.value)'"
+                        + (test.environment == nil ? "" : " in environment '\(environment.key)'"),
+                    at: test.expect.location,
+                    hint: Suggestions.hint(for: test.expect.value, in: variants.keys.sorted(), kind: "variants"))
+            }
         }
 
         if let expires = source.expires {

@@ -194,3 +194,32 @@ final class SegmentSource: @unchecked Sendable {
         self.overlays = overlays
     }
 }
+
+/// One project in one environment as last resolved, kept by a `ParseCache` so that the
+/// next compilation re-resolves only the files that changed. Arrays run in key order.
+final class ResolvedProject: @unchecked Sendable {
+    let manifestID: String
+    let today: Int64
+    let flagKeys: [String]
+    let segmentKeys: [String]
+    var flagContent: [String] = []
+    var segmentContent: [String] = []
+    var flagSignatures: [Int] = []
+    var flags: [Flag] = []
+    var flagJSON: [[UInt8]] = []
+    var flagProblems: [[Diagnostic]] = []
+    var segments: [Segment] = []
+    var segmentJSON: [[UInt8]] = []
+    var segmentProblems: [[Diagnostic]] = []
+    /// Cycles found in the segment and prerequisite graphs, kept for compilations that
+    /// do not need to look again.
+    var segmentCycleProblems: [Diagnostic] = []
+    var prerequisiteCycleProblems: [Diagnostic] = []
+
+    init(manifestID: String, today: Int64, flagKeys: [String], segmentKeys: [String]) {
+        self.manifestID = manifestID
+        self.today = today
+        self.flagKeys = flagKeys
+        self.segmentKeys = segmentKeys
+    }
+}

@@ -30,8 +30,8 @@ public struct Snapshot: Sendable, Hashable {
         self.project = project
         self.environment = environment
         self.production = production
-        self.flags = Self.sortedByKey(flags, \.key)
-        self.segments = Self.sortedByKey(segments, \.key)
+        self.flags = Self.sortedByKey(flags)
+        self.segments = Self.sortedByKey(segments)
         self.version = version
         self.commit = commit
         self.branch = branch
@@ -40,17 +40,30 @@ public struct Snapshot: Sendable, Hashable {
 
     /// Sorted by the keys' UTF-8 bytes; already-sorted input (what the compiler produces)
     /// is only checked.
-    static func sortedByKey<T>(_ items: [T], _ key: KeyPath<T, String>) -> [T] {
-        let before: (T, T) -> Bool = { UTF8Order.precedes($0[keyPath: key], $1[keyPath: key]) }
-        var ordered = true
-        for i in items.indices.dropFirst() where !before(items[i - 1], items[i]) {
-            ordered = false
-            break
+    static func sortedByKey(_ flags: [Flag]) -> [Flag] {
+        for i in flags.indices.dropFirst() where !UTF8Order.precedes(flags[i - 1].key, flags[i].key) {
+            return flags.sorted { UTF8Order.precedes($0.key, $1.key) }
         }
-        return ordered ? items : items.sorted(by: before)
+        return flags
     }
 
-    public func flag(_ key: String) -> Flag? { flags.first { $0.key == key } }
+    static func sortedByKey(_ segments: [Segment]) -> [Segment] {
+        for i in segments.indices.dropFirst() where !UTF8Order.precedes(segments[i - 1].key, segments[i].key) {
+            return segments.sorted { UTF8Order.precedes($0.key, $1.key) }
+        }
+        return segments
+    }
+
+    /// The flag with this key (binary search: flags are sorted by key).
+    public func flag(_ key: String) -> Flag? {
+        var low = 0
+        var high = flags.count
+        while low < high {
+            let mid = (low + high) / 2
+            if UTF8Order.precedes(flags[mid].key, key) { low = mid + 1 } else { high = mid }
+        }
+        return low < flags.count && flags[low].key == key ? flags[low] : nil
+    }
     public func segment(_ key: String) -> Segment? { segments.first { $0.key == key } }
 }
 
