@@ -55,6 +55,20 @@ struct PromoteTests {
         #expect(again.stderr.contains("branch 'all' already exists"), "\(again.stderr)")
     }
 
+    @Test func aPromotionThatDoesNotCompileCreatesNoBranch() throws {
+        let dir = try repository()
+        try CLI.git(["checkout", "-q", "staging"], in: dir)
+        try CLI.write(["shop/flags/a.yaml": "requires: [ { flag: nowhere, variants: [on] } ]\ndefault: on\n"], under: dir)
+        try CLI.git(["commit", "-q", "-am", "broken"], in: dir)
+        try CLI.git(["checkout", "-q", "main"], in: dir)
+        let out = try CLI.run(
+            ["promote", "--repo", dir.path, "--from", "staging", "--to", "production", "--flag", "a", "--branch", "bad"])
+        #expect(out.status == 1)
+        #expect(out.stderr.contains("error[E202]"), "\(out.stderr)")
+        #expect(out.stderr.contains("no branch was created"))
+        #expect(try CLI.git(["branch", "--list", "bad"], in: dir).isEmpty)
+    }
+
     @Test func unknownEnvironmentsAndFlagsAreUsageErrors() throws {
         let dir = try repository()
         #expect(try CLI.run(["promote", "--repo", dir.path, "--from", "stage", "--to", "production"]).status == 2)

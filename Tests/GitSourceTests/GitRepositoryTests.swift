@@ -32,6 +32,18 @@ struct GitRepositoryTests {
         }
     }
 
+    @Test func resolvesRemoteBranchesOfAClone() throws {
+        let origin = try GitFixture()
+        let sha = try origin.commit(["flags/flagstaff.yaml": GitFixture.manifest], message: "first")
+        let clone = try GitFixture()
+        try clone.git(["remote", "add", "origin", origin.path])
+        try clone.git(["fetch", "-q", "origin"])
+        let repo = try GitRepository(path: clone.path)
+        #expect(try repo.resolve("origin/main").hex == sha)
+        #expect(try repo.resolve("refs/remotes/origin/main").hex == sha)
+        #expect(repo.branchTip("main") == nil, "a remote branch is not a local one")
+    }
+
     @Test func readsTheRootAtACommitWithoutCheckingOut() throws {
         let fixture = try GitFixture()
         let first = try fixture.commit(
