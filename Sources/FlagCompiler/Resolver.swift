@@ -80,7 +80,7 @@ struct Resolver {
         for key in flagKeys {
             let source = flagSources[key]!
             let before = diagnostics.count
-            let flag = flag(source)
+            let flag = flagNamingOverlayProblems(source)
             state.flags.append(flag)
             state.flagJSON.append(CanonicalJSON.encodeBytes(flag.json))
             state.flagProblems.append(Array(diagnostics[before...]))
@@ -126,7 +126,7 @@ struct Resolver {
         for i in changedFlags {
             let source = flagSources[state.flagKeys[i]]!
             let before = diagnostics.count
-            let flag = flag(source)
+            let flag = flagNamingOverlayProblems(source)
             if !flag.requires.isEmpty || !state.flags[i].requires.isEmpty { requiresMoved = true }
             state.flags[i] = flag
             state.flagJSON[i] = CanonicalJSON.encodeBytes(flag.json)
@@ -250,8 +250,26 @@ struct Resolver {
         return body
     }
 
-    mutating func flag(_ source: FlagSource) -> Flag {
-        let body = effective(source)
+    /// Resolves a flag; a problem that only this environment's overlay causes (a staging
+    /// `variants` overlay dropping a variant the base rules serve) says so, since the line it
+    /// points at is in the base and reads fine on its own.
+    mutating func flagNamingOverlayProblems(_ source: FlagSource) -> Flag {
+        let before = diagnostics.count
+        let resolved = flag(source)
+        guard diagnostics.count > before, source.overlays.contains(where: { $0.environment.value == environment.key })
+        else { return resolved }
+        let produced = diagnostics.count
+        _ = flag(source, overlays: false)
+        let withoutOverlay = Set(diagnostics[produced...])
+        diagnostics.removeSubrange(produced...)
+        for i in before..<produced where !withoutOverlay.contains(diagnostics[i]) && diagnostics[i].severity == .error {
+            diagnostics[i].message += " (in environment '\(environment.key)', with its overlay)"
+        }
+        return resolved
+    }
+
+    mutating func flag(_ source: FlagSource, overlays: Bool = true) -> Flag {
+        let body = overlays ? effective(source) : source.base
         let fileStart = source.location
         var variants: [String: Value] = [:]
         if let declared = body.variants {

@@ -121,6 +121,24 @@ struct CompilerTests {
         #expect(bad.diagnostics.first?.hint == "did you mean 'staging'?")
     }
 
+    @Test func problemsOnlyAnOverlayCausesNameTheEnvironment() {
+        let c = compile([
+            "shop/flags/f.yaml": """
+            type: string
+            variants: { a: x, b: y }
+            off_variant: a
+            default: b
+            rules: [ { serve: c } ]
+            environments:
+              staging: { variants: { a: x } }
+            """
+        ])
+        let messages = c.errors.map(\.message)
+        #expect(messages.contains("default names unknown variant 'b' (in environment 'staging', with its overlay)"))
+        #expect(messages.contains("rule 1 names unknown variant 'c'"), "a base problem stays plain: \(messages)")
+        #expect(!messages.contains("rule 1 names unknown variant 'c' (in environment 'staging', with its overlay)"))
+    }
+
     @Test func cyclesAreFound() {
         let c = compile([
             "shop/flags/a.yaml": "requires: [ { flag: b, variants: [on] } ]",
