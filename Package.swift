@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "FlagEngine", targets: ["FlagEngine"]),
         .library(name: "FlagDiff", targets: ["FlagDiff"]),
         .library(name: "GitSource", targets: ["GitSource"]),
+        .library(name: "UnleashImport", targets: ["UnleashImport"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -35,10 +36,11 @@ let package = Package(
         .target(name: "FlagEngine", dependencies: ["FlagModel"]),
         .target(name: "FlagDiff", dependencies: ["FlagModel", "FlagEngine"]),
         .target(name: "GitSource", dependencies: ["CGit2", "FlagCompiler"]),
+        .target(name: "UnleashImport", dependencies: ["FlagModel", "FlagCompiler", "FlagEngine"]),
         .executableTarget(
             name: "flagstaff",
             dependencies: [
-                "FlagModel", "FlagCompiler", "FlagEngine", "FlagDiff", "GitSource",
+                "FlagModel", "FlagCompiler", "FlagEngine", "FlagDiff", "GitSource", "UnleashImport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -50,6 +52,7 @@ let package = Package(
         .testTarget(name: "FlagDiffTests", dependencies: ["FlagDiff", "FlagCompiler", "FlagEngine", "FlagModel"]),
         .testTarget(name: "GitSourceTests", dependencies: ["GitSource", "FlagCompiler", "FlagEngine", "FlagModel"]),
         .testTarget(name: "SystemLibrariesTests", dependencies: ["CYAML", "CGit2", "CLibPQ", "CHiredis"]),
-        .testTarget(name: "CLITests", dependencies: ["FlagModel"]),
+        .testTarget(name: "CLITests", dependencies: ["FlagModel", "UnleashImport"]),
+        .testTarget(name: "UnleashImportTests", dependencies: ["UnleashImport", "FlagCompiler", "FlagEngine", "FlagModel"]),
     ]
 )

@@ -6,7 +6,9 @@ struct Flagstaff: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "flagstaff",
         abstract: "GitOps feature flags: validate, compile, test and evaluate a flag repository.",
-        subcommands: [Validate.self, Compile.self, Eval.self, Test.self, Diff.self, Promote.self, Drift.self, Init.self]
+        subcommands: [
+            Validate.self, Compile.self, Eval.self, Test.self, Diff.self, Promote.self, Drift.self, Import.self, Init.self,
+        ]
     )
 
     /// Runs the command, mapping argument errors to exit code 2 as SPEC §8 asks (the
