@@ -23,6 +23,7 @@ struct ImportCommandTests {
             let imported = try CLI.run(["import", "unleash", file.path, "--out", out.path])
             #expect(imported.status == 0, "\(name): \(imported.stderr)")
             #expect(try CLI.run(["validate", "--repo", out.path]).status == 0, "\(name) validates")
+            #expect(try Self.schemaCheck(out) == 0, "\(name): the imported files fit the JSON Schemas")
             let keyMap = try UnleashImport.run(try #require(spec["state"])).keyMap
 
             let cases = (spec["tests"]?.arrayValue ?? []).map { ($0, false) } + (spec["variantTests"]?.arrayValue ?? []).map { ($0, true) }
@@ -52,6 +53,19 @@ struct ImportCommandTests {
             }
         }
         #expect(checked >= 30, "\(checked) cases checked through the command line")
+    }
+
+    /// `scripts/check_schemas.py` on a folder (the imported files carry no schema modeline).
+    static func schemaCheck(_ folder: URL) throws -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "scripts/check_schemas.py", "--no-modeline", folder.path]
+        process.currentDirectoryURL = CLI.packageRoot
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        return process.terminationStatus
     }
 
     @Test func badInputFailsClearlyAndWritesNothing() throws {
