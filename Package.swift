@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "FlagDiff", targets: ["FlagDiff"]),
         .library(name: "GitSource", targets: ["GitSource"]),
         .library(name: "UnleashImport", targets: ["UnleashImport"]),
+        .library(name: "FlagStore", targets: ["FlagStore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -37,10 +38,11 @@ let package = Package(
         .target(name: "FlagDiff", dependencies: ["FlagModel", "FlagEngine"]),
         .target(name: "GitSource", dependencies: ["CGit2", "FlagCompiler"]),
         .target(name: "UnleashImport", dependencies: ["FlagModel", "FlagCompiler", "FlagEngine"]),
+        .target(name: "FlagStore", dependencies: ["CLibPQ", "FlagModel"]),
         .executableTarget(
             name: "flagstaff",
             dependencies: [
-                "FlagModel", "FlagCompiler", "FlagEngine", "FlagDiff", "GitSource", "UnleashImport",
+                "FlagModel", "FlagCompiler", "FlagEngine", "FlagDiff", "GitSource", "UnleashImport", "FlagStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -51,8 +53,9 @@ let package = Package(
         .testTarget(name: "FlagEngineTests", dependencies: ["FlagEngine", "FlagCompiler", "FlagModel"]),
         .testTarget(name: "FlagDiffTests", dependencies: ["FlagDiff", "FlagCompiler", "FlagEngine", "FlagModel"]),
         .testTarget(name: "GitSourceTests", dependencies: ["GitSource", "FlagCompiler", "FlagEngine", "FlagModel"]),
+        .testTarget(name: "FlagStoreTests", dependencies: ["FlagStore"]),
         .testTarget(name: "SystemLibrariesTests", dependencies: ["CYAML", "CGit2", "CLibPQ", "CHiredis"]),
-        .testTarget(name: "CLITests", dependencies: ["FlagModel", "UnleashImport"]),
+        .testTarget(name: "CLITests", dependencies: ["FlagModel", "UnleashImport", "FlagStore"]),
         .testTarget(name: "UnleashImportTests", dependencies: ["UnleashImport", "FlagCompiler", "FlagEngine", "FlagModel"]),
     ]
 )

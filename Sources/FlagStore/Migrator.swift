@@ -1,0 +1,68 @@
+import Foundation
+
+/// Applies the SQL files of `schemas/postgres/` in name order, each once, each in its own
+/// transaction, recording what it applied in `schema_migrations`. Concurrent migrators
+/// (two daemons starting together) take turns on an advisory lock.
+public struct Migrator: Sendable {
+    public struct Migration: Sendable, Hashable {
+        public var version: String
+        public var sql: String
+
+        public init(version: String, sql: String) {
+            self.version = version
+            self.sql = sql
+        }
+    }
+
+    public let migrations: [Migration]
+
+    public init(migrations: [Migration]) {
+        self.migrations = migrations.sorted { $0.version < $1.version }
+    }
+
+    /// The `.sql` files of a folder; the version is the file name without `.sql`.
+    public init(directory: String) throws(StoreError) {
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".sql") }
+        } catch {
+            throw StoreError("read migrations", message: "cannot list '\(directory)': \(error.localizedDescription)")
+        }
+        var migrations: [Migration] = []
+        for name in names {
+            guard let data = FileManager.default.contents(atPath: directory + "/" + name) else {
+                throw StoreError("read migrations", message: "cannot read '\(name)'")
+            }
+            migrations.append(Migration(version: String(name.dropLast(4)), sql: String(decoding: data, as: UTF8.self)))
+        }
+        self.init(migrations: migrations)
+    }
+
+    /// An arbitrary constant: the advisory lock migrators share.
+    static let lockKey = 7_013_001
+
+    /// Applies what is missing; returns the versions applied now.
+    @discardableResult
+    public func migrate(_ connection: PostgresConnection) throws -> [String] {
+        try connection.query(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())")
+        var applied: [String] = []
+        for migration in migrations {
+            let done = try connection.transaction { () throws -> Bool in
+                try connection.query("SELECT pg_advisory_xact_lock($1)", [String(Self.lockKey)])
+                let present = try connection.query(
+                    "SELECT 1 FROM schema_migrations WHERE version = $1", [migration.version])
+                if !present.isEmpty { return false }
+                do {
+                    try connection.execute(script: migration.sql)
+                } catch let error as StoreError {
+                    throw StoreError("apply migration \(migration.version)", message: error.message)
+                }
+                try connection.query("INSERT INTO schema_migrations (version) VALUES ($1)", [migration.version])
+                return true
+            }
+            if done { applied.append(migration.version) }
+        }
+        return applied
+    }
+}
