@@ -504,7 +504,7 @@ struct Resolver {
             let text = v.value.scalarText ?? ""
             switch op.family {
             case .number:
-                if !v.value.isNumber, PreparedContextNumbers.parse(text) == nil {
+                if !v.value.isNumber, NumberSyntax.parse(text) == nil {
                     report(.invalidNumber, "'\(text)' is not a number", at: v.location, hint: "write e.g. 42 or 3.5")
                 }
             case .date:
@@ -561,7 +561,7 @@ struct Resolver {
                                 hint: Suggestions.closest(to: text, in: allowed).map { "did you mean '\($0)'?" }
                                     ?? "allowed: \(allowed.joined(separator: ", "))")
                         }
-                        if declared.type == .number, !v.value.isNumber, PreparedContextNumbers.parse(text) == nil {
+                        if declared.type == .number, !v.value.isNumber, NumberSyntax.parse(text) == nil {
                             report(.invalidNumber, "'\(text)' is not a number", at: v.location)
                         }
                     }
@@ -608,11 +608,6 @@ struct Resolver {
 struct ResolverOptions {
     /// Start of today; `expires` before it warns. nil skips the check.
     var today: Instant?
-}
-
-/// Number parsing shared with the engine (Unleash's syntax).
-enum PreparedContextNumbers {
-    static func parse(_ text: String) -> Double? { NumberSyntax.parse(text) }
 }
 
 /// Cycle detection in a reference graph, reporting each cycle once.
