@@ -13,10 +13,15 @@ let package = Package(
         .library(name: "GitSource", targets: ["GitSource"]),
         .library(name: "UnleashImport", targets: ["UnleashImport"]),
         .library(name: "FlagStore", targets: ["FlagStore"]),
+        .library(name: "FlagBus", targets: ["FlagBus"]),
+        .library(name: "FlagServer", targets: ["FlagServer"]),
+        .library(name: "FlagDaemon", targets: ["FlagDaemon"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         // MARK: System libraries (Debian: libyaml-dev libgit2-dev libpq-dev libhiredis-dev)
@@ -38,12 +43,35 @@ let package = Package(
         .target(name: "FlagDiff", dependencies: ["FlagModel", "FlagEngine"]),
         .target(name: "GitSource", dependencies: ["CGit2", "FlagCompiler"]),
         .target(name: "UnleashImport", dependencies: ["FlagModel", "FlagCompiler", "FlagEngine"]),
-        .target(name: "FlagStore", dependencies: ["CLibPQ", "FlagModel"]),
+        .target(
+            name: "FlagStore",
+            dependencies: ["CLibPQ", "FlagModel", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .target(name: "FlagBus", dependencies: ["CHiredis"]),
+        .target(
+            name: "FlagServer",
+            dependencies: [
+                "FlagModel", "FlagEngine",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ]
+        ),
+        .target(
+            name: "FlagDaemon",
+            dependencies: [
+                "FlagModel", "FlagCompiler", "FlagEngine", "FlagDiff", "GitSource", "FlagStore", "FlagBus",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "flagstaff",
             dependencies: [
                 "FlagModel", "FlagCompiler", "FlagEngine", "FlagDiff", "GitSource", "UnleashImport", "FlagStore",
+                "FlagBus", "FlagServer", "FlagDaemon",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
             ]
         ),
 
@@ -53,7 +81,19 @@ let package = Package(
         .testTarget(name: "FlagEngineTests", dependencies: ["FlagEngine", "FlagCompiler", "FlagModel"]),
         .testTarget(name: "FlagDiffTests", dependencies: ["FlagDiff", "FlagCompiler", "FlagEngine", "FlagModel"]),
         .testTarget(name: "GitSourceTests", dependencies: ["GitSource", "FlagCompiler", "FlagEngine", "FlagModel"]),
-        .testTarget(name: "FlagStoreTests", dependencies: ["FlagStore"]),
+        .testTarget(name: "FlagStoreTests", dependencies: ["FlagStore", "FlagModel"]),
+        .testTarget(name: "FlagBusTests", dependencies: ["FlagBus"]),
+        .testTarget(
+            name: "FlagServerTests",
+            dependencies: [
+                "FlagServer", "FlagModel", "FlagEngine", "FlagCompiler",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
+        .testTarget(
+            name: "FlagDaemonTests",
+            dependencies: ["FlagDaemon", "FlagStore", "FlagBus", "GitSource", "FlagModel", "FlagCompiler"]
+        ),
         .testTarget(name: "SystemLibrariesTests", dependencies: ["CYAML", "CGit2", "CLibPQ", "CHiredis"]),
         .testTarget(name: "CLITests", dependencies: ["FlagModel", "UnleashImport", "FlagStore"]),
         .testTarget(name: "UnleashImportTests", dependencies: ["UnleashImport", "FlagCompiler", "FlagEngine", "FlagModel"]),
