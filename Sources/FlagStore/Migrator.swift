@@ -44,18 +44,25 @@ public struct Migrator: Sendable {
     /// Applies what is missing; returns the versions applied now.
     @discardableResult
     public func migrate(_ connection: PostgresConnection) throws -> [String] {
-        try connection.query(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())")
+        // Under the lock too: two `CREATE TABLE IF NOT EXISTS` at once can both try to create.
+        try connection.transaction { () throws(StoreError) in
+            try connection.query("SELECT pg_advisory_xact_lock($1)", [String(Self.lockKey)])
+            try connection.query(
+                """
+                CREATE TABLE IF NOT EXISTS schema_migrations (
+                    version TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())
+                """)
+        }
         var applied: [String] = []
         for migration in migrations {
-            let done = try connection.transaction { () throws -> Bool in
+            let done = try connection.transaction { () throws(StoreError) -> Bool in
                 try connection.query("SELECT pg_advisory_xact_lock($1)", [String(Self.lockKey)])
                 let present = try connection.query(
                     "SELECT 1 FROM schema_migrations WHERE version = $1", [migration.version])
                 if !present.isEmpty { return false }
-                do {
+                do throws(StoreError) {
                     try connection.execute(script: migration.sql)
-                } catch let error as StoreError {
+                } catch {
                     throw StoreError("apply migration \(migration.version)", message: error.message)
                 }
                 try connection.query("INSERT INTO schema_migrations (version) VALUES ($1)", [migration.version])

@@ -81,7 +81,9 @@ public final class PostgresConnection: @unchecked Sendable {
     }
 
     /// Runs `body` in a transaction: committed when it returns, rolled back when it throws.
-    public func transaction<T>(_ body: () throws -> T) throws -> T {
+    /// Transactions do not nest: `body` must not call `transaction` again.
+    @discardableResult
+    public func transaction<T>(_ body: () throws(StoreError) -> T) throws(StoreError) -> T {
         try query("BEGIN")
         do {
             let value = try body()
@@ -91,6 +93,15 @@ public final class PostgresConnection: @unchecked Sendable {
             _ = try? query("ROLLBACK")
             throw error
         }
+    }
+
+    /// Whether a transaction block is open, so that code needing one (transaction-scoped
+    /// advisory locks) can refuse to run outside it.
+    var isInTransaction: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        let status = PQtransactionStatus(handle)
+        return status == PQTRANS_INTRANS || status == PQTRANS_INERROR
     }
 
     private func lastError() -> String {
