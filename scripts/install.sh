@@ -6,8 +6,8 @@ set -euo pipefail
 
 packages=(
     pkg-config libyaml-dev libgit2-dev libpq-dev libhiredis-dev   # linked by the build
-    git postgresql redis-server                                     # used by tests and the demo
-    python3 python3-pip                                             # the schema check
+    git curl postgresql redis-server                                # used by tests and the demo
+    python3 python3-pip                                             # the schema check, the SDK test
 )
 
 missing=()
@@ -22,10 +22,12 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-if ! python3 -c 'import jsonschema, ruamel.yaml' 2>/dev/null; then
-    echo "installing Python packages: jsonschema ruamel.yaml" >&2
-    python3 -m pip install --quiet --disable-pip-version-check jsonschema ruamel.yaml 2>/dev/null \
-        || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages jsonschema ruamel.yaml
+# The schema check, and OpenFeature's own SDK and OFREP provider for the client test.
+python_packages=(jsonschema ruamel.yaml openfeature-sdk openfeature-provider-ofrep)
+if ! python3 -c 'import jsonschema, ruamel.yaml, openfeature.contrib.provider.ofrep' 2>/dev/null; then
+    echo "installing Python packages: ${python_packages[*]}" >&2
+    python3 -m pip install --quiet --disable-pip-version-check "${python_packages[@]}" 2>/dev/null \
+        || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages "${python_packages[@]}"
 fi
 
 command -v swift >/dev/null || { echo "swift is not on PATH (expected Swift 6.1 or newer)" >&2; exit 1; }

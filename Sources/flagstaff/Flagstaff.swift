@@ -7,7 +7,8 @@ struct Flagstaff: AsyncParsableCommand {
         commandName: "flagstaff",
         abstract: "GitOps feature flags: validate, compile, test and evaluate a flag repository.",
         subcommands: [
-            Validate.self, Compile.self, Eval.self, Test.self, Diff.self, Promote.self, Drift.self, Import.self, Migrate.self, Init.self,
+            Validate.self, Compile.self, Eval.self, Test.self, Diff.self, Promote.self, Drift.self, DaemonCommand.self,
+            ReplicaCommand.self, Migrate.self, KeysCommand.self, Audit.self, Import.self, Init.self,
         ]
     )
 

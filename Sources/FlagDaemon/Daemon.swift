@@ -1,0 +1,95 @@
+import FlagModel
+import FlagServer
+import Foundation
+import Logging
+import NIOPosix
+import ServiceLifecycle
+
+/// `flagstaff daemon`: sync and serve, as one ServiceGroup (HTTP, sync loop, keys,
+/// watchdog) that stops gracefully on SIGTERM or SIGINT.
+public enum Daemon {
+    public static func run(_ configuration: DaemonConfiguration, logger: Logger) async throws {
+        announce(configuration, logger: logger)
+        if ProcessInfo.processInfo.environment["PGCONNECT_TIMEOUT"] == nil {
+            // A database that is down must not hold a pass for long.
+            setenv("PGCONNECT_TIMEOUT", "3", 1)
+        }
+        let pool = NIOThreadPool(numberOfThreads: 2)
+        pool.start()
+
+        let registry = SnapshotRegistry()
+        let metrics = Metrics()
+        let engine = SyncEngine(configuration: configuration, registry: registry, metrics: metrics, logger: logger)
+        metrics.setGauge("flagstaff_leader", engine.isLeader ? 1 : 0)
+        try await pool.runIfActive { engine.loadFromDatabase() }
+
+        let setup = try await pool.runIfActive {
+            try Wiring.authentication(
+                noAuth: configuration.noAuth, keysFile: configuration.keysFile, postgres: configuration.postgres,
+                pool: pool, refresh: .seconds(5), logger: logger)
+        }
+        let doorbell = Doorbell()
+        let heartbeat = Heartbeat()
+        let server = FlagServer(
+            configuration: FlagServer.Configuration(
+                host: configuration.host, port: configuration.port, rateLimit: configuration.rateLimit,
+                webhookSecret: configuration.webhookSecret, role: "daemon"),
+            registry: registry, metrics: metrics, authentication: setup.authentication,
+            onWebhook: { push in
+                logger.info(
+                    "webhook: syncing now", metadata: ["event": "\(push.event)", "ref": "\(push.ref ?? "")"])
+                doorbell.ring()
+            },
+            statusExtras: {
+                [
+                    "leader": .bool(engine.isLeader),
+                    "postgres": .bool(configuration.postgres != nil), "redis": .bool(configuration.redis != nil),
+                ]
+            })
+        let host = configuration.host
+        let application = server.application(logger: logger) { port in
+            logger.notice("listening", metadata: ["address": "\(host):\(port)", "port": "\(port)"])
+            SystemdNotifier.notify("READY=1\nSTATUS=serving on \(host):\(port)")
+        }
+
+        var services: [any Service] = [
+            application, SyncService(engine: engine, doorbell: doorbell, pool: pool, heartbeat: heartbeat),
+        ]
+        if let keyService = setup.keyService { services.append(keyService) }
+        if let interval = SystemdNotifier.watchdogInterval {
+            let tolerance = max(60, Double(configuration.pollInterval.components.seconds) * 6)
+            services.append(WatchdogService(interval: interval, heartbeat: heartbeat, tolerance: tolerance, logger: logger))
+        }
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+        SystemdNotifier.notify("STOPPING=1")
+        registry.close()
+        try? await pool.shutdownGracefully()
+        logger.notice("stopped")
+    }
+
+    /// Says at start what is off, so nobody wonders later why there are no audit rows.
+    static func announce(_ configuration: DaemonConfiguration, logger: Logger) {
+        logger.notice(
+            "starting",
+            metadata: [
+                "repository": "\(configuration.repository)", "root": "\(configuration.root ?? ".")",
+                "controlBranch": "\(configuration.controlBranch)",
+                "pollInterval": "\(configuration.pollInterval)",
+            ])
+        if configuration.postgres == nil {
+            logger.warning("PostgreSQL is off (no --postgres): no state tables, audit trail, revisions kept across restarts, or leader election")
+        }
+        if configuration.redis == nil {
+            logger.warning("Redis is off (no --redis): replicas get nothing from this daemon")
+        } else if configuration.postgres == nil {
+            logger.warning("Redis without PostgreSQL: snapshots are published best effort, without an outbox")
+        }
+        if configuration.webhookSecret == nil {
+            logger.info("webhooks are off (no --webhook-secret): syncing on the poll interval only")
+        }
+    }
+}

@@ -1,0 +1,52 @@
+import FlagServer
+import Foundation
+
+/// Everything `flagstaff daemon` is told (SPEC §13), resolved from flags, environment and
+/// config file by the command line.
+public struct DaemonConfiguration: Sendable {
+    /// A local repository path, or a `file://` or `https://` URL fetched into `mirror`.
+    public var repository: String
+    /// The flag repository root inside the repository.
+    public var root: String?
+    /// The branch whose manifest names the environments.
+    public var controlBranch: String = "main"
+    public var postgres: String?
+    /// The folder of SQL migrations applied at start.
+    public var migrations: String = "schemas/postgres"
+    public var redis: String?
+    public var redisPrefix: String = "flagstaff"
+    public var host: String = "127.0.0.1"
+    public var port: Int = 8080
+    public var pollInterval: Duration = .seconds(5)
+    public var webhookSecret: String?
+    public var noAuth: Bool = false
+    /// Keys for a daemon without PostgreSQL (see `KeysFile`).
+    public var keysFile: String?
+    public var rateLimit: RateLimiter.Configuration = .off
+    /// Where a remote repository is mirrored.
+    public var mirror: String?
+    /// The advisory lock key that elects the syncing daemon.
+    public var leaderLockKey: Int64 = 0x666C_6167_7374_6166  // "flagstaf"
+    /// How often followers and replicas re-read keys, and the leader retries a lost lock.
+    public var refreshInterval: Duration = .seconds(2)
+
+    public init(repository: String) {
+        self.repository = repository
+    }
+
+    /// Whether `repository` names a remote to fetch rather than a local folder.
+    public var isRemote: Bool {
+        repository.hasPrefix("file://") || repository.hasPrefix("https://") || repository.hasPrefix("http://")
+            || repository.hasPrefix("ssh://") || repository.hasPrefix("git@")
+    }
+
+    /// The mirror folder: the configured one, else under systemd's state directory, else
+    /// next to the working directory.
+    public var mirrorPath: String {
+        if let mirror { return mirror }
+        if let state = ProcessInfo.processInfo.environment["STATE_DIRECTORY"], !state.isEmpty {
+            return (state as NSString).appendingPathComponent("mirror.git")
+        }
+        return (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(".flagstaff-mirror.git")
+    }
+}

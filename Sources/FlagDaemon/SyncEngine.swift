@@ -1,0 +1,532 @@
+import FlagBus
+import FlagCompiler
+import FlagEngine
+import FlagModel
+import FlagServer
+import FlagStore
+import Foundation
+import GitSource
+import Logging
+
+/// One daemon's view of the world and the blocking work of a sync pass (SPEC §9): read
+/// Git, compile, test, write PostgreSQL, publish to Redis from the outbox, swap.
+///
+/// Every method blocks (libgit2, libpq, hiredis); the sync service calls them from one
+/// thread-pool thread at a time, so the state here is never touched concurrently.
+final class SyncEngine: @unchecked Sendable {
+    let configuration: DaemonConfiguration
+    let registry: SnapshotRegistry
+    let metrics: Metrics
+    var logger: Logger
+
+    private let cache = ParseCache()
+    private var repository: GitRepository?
+    private var database: PostgresConnection?
+    private var leaderConnection: PostgresConnection?
+    private var migrated = false
+    private var redis: RedisConnection?
+    /// The manifest last read from the control branch.
+    private var manifest: Manifest?
+    /// Per environment: the branch tip last dealt with (applied, unchanged or rejected).
+    private var handledTips: [String: ObjectID] = [:]
+    /// Per environment: the tip last applied, to notice force-pushes.
+    private var appliedTips: [String: ObjectID] = [:]
+    private let leaderFlag = LockedFlag()
+    /// Whether this daemon syncs; read from other threads (status, the loop's timing).
+    var isLeader: Bool {
+        get { leaderFlag.value }
+        set { leaderFlag.value = newValue }
+    }
+
+    init(configuration: DaemonConfiguration, registry: SnapshotRegistry, metrics: Metrics, logger: Logger) {
+        self.configuration = configuration
+        self.registry = registry
+        self.metrics = metrics
+        self.logger = logger
+        // Without PostgreSQL there is nobody to share the work with.
+        self.leaderFlag.value = configuration.postgres == nil
+    }
+
+    /// What one pass achieved: the loop backs off after a failure.
+    struct Outcome {
+        var failed = false
+    }
+
+    // MARK: Start-up
+
+    /// Migrates and loads the last applied snapshots, so they are served before Git is read.
+    /// A database that is down now is not fatal: the passes retry.
+    func loadFromDatabase() {
+        guard configuration.postgres != nil else { return }
+        do {
+            let connection = try databaseConnection()
+            var loaded = 0
+            for stored in try SyncStore(connection: connection).latestSnapshots() {
+                do {
+                    let snapshot = try Snapshot(json: try JSONParser.parse(stored.content))
+                    registry.swap(ActiveSnapshot(snapshot: snapshot, revision: stored.revision))
+                    loaded += 1
+                } catch {
+                    logger.error(
+                        "a stored snapshot could not be read",
+                        metadata: ["project": "\(stored.project)", "environment": "\(stored.environment)",
+                                   "revision": "\(stored.revision)", "error": "\(error)"])
+                }
+            }
+            logger.info("serving the last applied snapshots from PostgreSQL", metadata: ["snapshots": "\(loaded)"])
+        } catch {
+            dropDatabase()
+            logger.error("PostgreSQL is unreachable at start; serving nothing until sync", metadata: ["error": "\(error)"])
+        }
+    }
+
+    // MARK: A pass
+
+    /// One pass: settle leadership, then sync (leader) or follow (others).
+    func pass() -> Outcome {
+        if configuration.postgres != nil {
+            updateLeadership()
+            guard isLeader else { return follow() }
+            var outcome = Outcome()
+            if !flushOutbox() { outcome.failed = true }
+            if !sync() { outcome.failed = true }
+            return outcome
+        }
+        return Outcome(failed: !sync())
+    }
+
+    /// Reads every environment's branch and applies what moved. False when something failed
+    /// (Git, PostgreSQL or Redis), so the loop retries sooner.
+    private func sync() -> Bool {
+        let started = Date()
+        let repository: GitRepository
+        do {
+            repository = try openRepository()
+        } catch {
+            noteFailure("Git: \(error)")
+            return false
+        }
+        do {
+            let tree = try repository.tree(at: try repository.resolve(configuration.controlBranch), root: configuration.root)
+            let compiled = Compiler().compile(tree, options: CompileOptions(runTests: false))
+            if let manifest = compiled.manifest {
+                self.manifest = manifest
+            } else if manifest == nil {
+                noteFailure("the control branch '\(configuration.controlBranch)' has no valid manifest")
+                return false
+            }
+        } catch {
+            if manifest == nil {
+                noteFailure("Git: control branch '\(configuration.controlBranch)': \(error)")
+                return false
+            }
+        }
+        guard let manifest else { return false }
+        var succeeded = true
+        var byBranch: [String: [Manifest.Environment]] = [:]
+        for environment in manifest.environments { byBranch[environment.branch, default: []].append(environment) }
+        for (branch, environments) in byBranch.sorted(by: { $0.key < $1.key }) {
+            guard let tip = repository.branchTip(branch) else {
+                for environment in environments {
+                    noteState(manifest, environment.key) {
+                        $0.lastError = "branch '\(branch)' does not exist"
+                        $0.lastErrorAt = Date()
+                    }
+                }
+                continue
+            }
+            let moved = environments.filter { handledTips[$0.key] != tip }
+            for environment in environments where handledTips[environment.key] == tip {
+                noteState(manifest, environment.key) { $0.lastCheck = Date() }
+            }
+            if moved.isEmpty { continue }
+            if !syncBranch(repository, manifest: manifest, branch: branch, tip: tip, environments: moved, noticed: started) {
+                succeeded = false
+            }
+        }
+        return succeeded
+    }
+
+    /// Compiles one branch tip for the environments that follow it and applies the result.
+    private func syncBranch(
+        _ repository: GitRepository, manifest: Manifest, branch: String, tip: ObjectID,
+        environments: [Manifest.Environment], noticed: Date
+    ) -> Bool {
+        let info: CommitInfo
+        let compilation: Compilation
+        do {
+            info = try repository.commit(tip)
+            let tree = try repository.tree(at: tip, root: configuration.root)
+            let options = CompileOptions(
+                now: Self.now(), commit: tip.hex, branch: branch, environments: Set(environments.map(\.key)),
+                runTests: true)
+            compilation = Compiler(cache: cache).compile(tree, options: options)
+        } catch {
+            noteFailure("Git: branch '\(branch)' at \(tip.short): \(error)")
+            return false
+        }
+        let author = "\(info.author.name) <\(info.author.email)>"
+        var log = logger
+        log[metadataKey: "commit"] = "\(tip.short)"
+        log[metadataKey: "branch"] = "\(branch)"
+
+        for environment in environments {
+            if let previous = appliedTips[environment.key], previous != tip,
+                (try? repository.isDescendant(tip, of: previous)) == false
+            {
+                log.warning(
+                    "branch was force-pushed: the new tip does not descend from the applied one",
+                    metadata: ["environment": "\(environment.key)", "previous": "\(previous.short)"])
+            }
+        }
+
+        if compilation.hasErrors {
+            return reject(
+                compilation, manifest: manifest, branch: branch, tip: tip, author: author, info: info,
+                environments: environments, logger: log)
+        }
+
+        var succeeded = true
+        for environment in environments {
+            var environmentOK = true
+            for snapshot in compilation.snapshots where snapshot.environment == environment.key {
+                if !apply(snapshot, tip: tip, branch: branch, author: author, info: info, noticed: noticed, logger: log) {
+                    environmentOK = false
+                }
+            }
+            if environmentOK {
+                handledTips[environment.key] = tip
+                appliedTips[environment.key] = tip
+            } else {
+                succeeded = false
+            }
+        }
+        return succeeded
+    }
+
+    /// Records a commit that does not compile or pass its tests, once, and keeps serving
+    /// the last good snapshot.
+    private func reject(
+        _ compilation: Compilation, manifest: Manifest, branch: String, tip: ObjectID, author: String,
+        info: CommitInfo, environments: [Manifest.Environment], logger log: Logger
+    ) -> Bool {
+        let errors = compilation.errors
+        let formatter = DiagnosticFormatter(format: .json, pathPrefix: configuration.root.map { $0 + "/" } ?? "") { _ in nil }
+        let diagnostics = formatter.render(errors)
+        let first = errors.first.map { "\($0.location.file):\($0.location.line):\($0.location.column): \($0.message)" }
+        let summary = "commit \(tip.short) rejected: \(errors.count) error(s)" + (first.map { "; first: \($0)" } ?? "")
+        for environment in environments {
+            if configuration.postgres != nil {
+                do {
+                    let store = SyncStore(connection: try databaseConnection())
+                    for project in manifest.projects {
+                        _ = try store.recordRejection(
+                            organization: manifest.organization, project: project.key, environment: environment.key,
+                            branch: branch, production: environment.production, commit: tip.hex, author: author,
+                            message: info.message, diagnostics: diagnostics, summary: summary)
+                    }
+                } catch {
+                    dropDatabase()
+                    noteFailure("PostgreSQL: recording the rejection of \(tip.short): \(error)")
+                    return false
+                }
+            }
+            handledTips[environment.key] = tip
+            noteState(manifest, environment.key) {
+                $0.lastSeenCommit = tip.hex
+                $0.lastCheck = Date()
+                $0.lastError = summary
+                $0.lastErrorAt = Date()
+                $0.rejectedCommits += 1
+            }
+            log.error(
+                "commit rejected; the last good snapshot keeps serving",
+                metadata: ["environment": "\(environment.key)", "errors": "\(errors.count)",
+                           "first": "\(first ?? "")"])
+        }
+        return true
+    }
+
+    /// Applies one compiled snapshot: PostgreSQL (with its outbox row), Redis, then the swap.
+    private func apply(
+        _ snapshot: Snapshot, tip: ObjectID, branch: String, author: String, info: CommitInfo, noticed: Date,
+        logger log: Logger
+    ) -> Bool {
+        let key = EnvironmentKey(project: snapshot.project, environment: snapshot.environment)
+        var log = log
+        log[metadataKey: "project"] = "\(snapshot.project)"
+        log[metadataKey: "environment"] = "\(snapshot.environment)"
+        let revision: Int64
+        var changed: [String] = []
+        var removed: [String] = []
+        if configuration.postgres != nil {
+            do {
+                let store = SyncStore(connection: try databaseConnection())
+                guard
+                    let applied = try store.apply(
+                        snapshot, commit: tip.hex, branch: branch, author: author, message: info.message,
+                        redisPrefix: configuration.redisPrefix)
+                else {
+                    log.info("same content as the applied snapshot; nothing to do", metadata: ["version": "\(snapshot.version)"])
+                    registry.updateState(key) {
+                        $0.lastSeenCommit = tip.hex
+                        $0.lastCheck = Date()
+                    }
+                    return true
+                }
+                revision = applied.revision
+                changed = applied.changed
+                removed = applied.removed
+                FaultInjection.point("apply.after-commit")
+            } catch {
+                dropDatabase()
+                noteFailure("PostgreSQL: applying \(tip.short) to \(key): \(error)", key: key)
+                return false
+            }
+            _ = flushOutbox()
+        } else {
+            let current = registry.snapshot(key)
+            if current?.version == snapshot.version {
+                registry.updateState(key) {
+                    $0.lastSeenCommit = tip.hex
+                    $0.lastCheck = Date()
+                }
+                return true
+            }
+            revision = (current?.revision ?? 0) + 1
+            let before = current.map { Set($0.snapshot.flags.map(\.key) + $0.snapshot.segments.map(\.key)) } ?? []
+            let after = Set(snapshot.flags.map(\.key) + snapshot.segments.map(\.key))
+            removed = before.subtracting(after).sorted()
+            changed = after.subtracting(before).sorted()
+            if configuration.redis != nil {
+                publishDirectly(snapshot, revision: revision, changed: changed, removed: removed)
+            }
+        }
+        registry.swap(ActiveSnapshot(snapshot: snapshot, revision: revision))
+        let seconds = Date().timeIntervalSince(noticed)
+        registry.updateState(key) {
+            $0.lastSeenCommit = tip.hex
+            $0.lastCheck = Date()
+            $0.lastSync = Date()
+            $0.lastSyncSeconds = seconds
+            $0.lastError = nil
+        }
+        log.info(
+            "applied",
+            metadata: ["revision": "\(revision)", "version": "\(snapshot.version)", "changed": "\(changed)",
+                       "removed": "\(removed)", "seconds": "\(String(format: "%.3f", seconds))"])
+        return true
+    }
+
+    // MARK: Redis
+
+    /// Publishes what the outbox holds, oldest first. False when Redis or PostgreSQL failed;
+    /// what was not published stays in the outbox for the next pass.
+    @discardableResult
+    func flushOutbox() -> Bool {
+        guard configuration.postgres != nil, configuration.redis != nil else { return true }
+        do {
+            let store = SyncStore(connection: try databaseConnection())
+            while true {
+                let pending = try store.pendingOutbox(limit: 50)
+                if pending.isEmpty { return true }
+                for message in pending {
+                    let base = "\(configuration.redisPrefix):\(message.project):\(message.environment)"
+                    do {
+                        let redis = try redisConnection()
+                        try redis.transaction([
+                            ["SET", base + ":snapshot", message.snapshotContent],
+                            ["SET", base + ":revision", String(message.revision)],
+                        ])
+                        try redis.publish(channel: message.channel, message: message.payload)
+                    } catch {
+                        self.redis = nil
+                        noteFailure(
+                            "Redis: publishing revision \(message.revision) of \(message.project)/\(message.environment): "
+                                + "\(error); it stays in the outbox",
+                            key: EnvironmentKey(project: message.project, environment: message.environment))
+                        return false
+                    }
+                    try store.markPublished(message.id)
+                    logger.info(
+                        "published to Redis",
+                        metadata: ["project": "\(message.project)", "environment": "\(message.environment)",
+                                   "revision": "\(message.revision)", "channel": "\(message.channel)"])
+                }
+            }
+        } catch {
+            dropDatabase()
+            noteFailure("PostgreSQL: reading the outbox: \(error)")
+            return false
+        }
+    }
+
+    /// Without PostgreSQL there is no outbox: publish at once, best effort.
+    private func publishDirectly(_ snapshot: Snapshot, revision: Int64, changed: [String], removed: [String]) {
+        let base = "\(configuration.redisPrefix):\(snapshot.project):\(snapshot.environment)"
+        let payload = CanonicalJSON.encode(
+            .object([
+                "revision": .int(revision), "version": .string(snapshot.version),
+                "commit": snapshot.commit.map(Value.string) ?? .null,
+                "changed": .array(changed.map(Value.string)), "removed": .array(removed.map(Value.string)),
+            ]))
+        do {
+            let redis = try redisConnection()
+            try redis.transaction([
+                ["SET", base + ":snapshot", CanonicalJSON.encode(snapshot.json)],
+                ["SET", base + ":revision", String(revision)],
+            ])
+            try redis.publish(channel: base, message: payload)
+        } catch {
+            self.redis = nil
+            noteFailure("Redis: publishing revision \(revision) of \(base): \(error)")
+        }
+    }
+
+    // MARK: Leadership
+
+    /// Holds (or tries to take) the session advisory lock that elects the syncing daemon.
+    private func updateLeadership() {
+        do {
+            if let connection = leaderConnection {
+                // The lock lives as long as this session: check that the session does.
+                try connection.query("SELECT 1")
+                return
+            }
+            let connection = try PostgresConnection(url: configuration.postgres!)
+            let rows = try connection.query("SELECT pg_try_advisory_lock($1)", [String(configuration.leaderLockKey)])
+            if rows.first?.first == "t" {
+                leaderConnection = connection
+                if !isLeader {
+                    isLeader = true
+                    // What a previous leader handled is unknown here: look at every branch again.
+                    handledTips.removeAll()
+                    metrics.setGauge("flagstaff_leader", 1)
+                    logger.notice("this daemon is now the leader: it syncs")
+                }
+            } else if isLeader || leaderConnection == nil {
+                if isLeader { logger.warning("leadership lost: another daemon syncs") }
+                isLeader = false
+                metrics.setGauge("flagstaff_leader", 0)
+            }
+        } catch {
+            leaderConnection = nil
+            if isLeader {
+                logger.error("leadership lost with the PostgreSQL session", metadata: ["error": "\(error)"])
+            }
+            isLeader = false
+            metrics.setGauge("flagstaff_leader", 0)
+        }
+    }
+
+    /// A follower serves what the leader applied: newer revisions from PostgreSQL.
+    private func follow() -> Outcome {
+        do {
+            let store = SyncStore(connection: try databaseConnection())
+            for stored in try store.latestRevisions() {
+                let key = EnvironmentKey(project: stored.project, environment: stored.environment)
+                if let served = registry.snapshot(key), served.revision >= stored.revision { continue }
+                guard let content = try store.snapshotContent(
+                    project: stored.project, environment: stored.environment, revision: stored.revision)
+                else { continue }
+                let snapshot = try Snapshot(json: try JSONParser.parse(content))
+                if registry.swap(ActiveSnapshot(snapshot: snapshot, revision: stored.revision)) {
+                    logger.info(
+                        "following the leader",
+                        metadata: ["project": "\(stored.project)", "environment": "\(stored.environment)",
+                                   "revision": "\(stored.revision)", "commit": "\(snapshot.commit ?? "")"])
+                }
+            }
+            return Outcome()
+        } catch {
+            dropDatabase()
+            noteFailure("PostgreSQL (follower): \(error)")
+            return Outcome(failed: true)
+        }
+    }
+
+    // MARK: Connections
+
+    private func openRepository() throws -> GitRepository {
+        if configuration.isRemote {
+            let mirror = try repository ?? GitRepository.mirror(at: configuration.mirrorPath)
+            repository = mirror
+            for update in try mirror.fetch(from: configuration.repository) where update.forced {
+                logger.warning("remote branch was force-pushed", metadata: ["branch": "\(update.branch)"])
+            }
+            return mirror
+        }
+        if let repository { return repository }
+        let opened = try GitRepository(path: configuration.repository)
+        repository = opened
+        return opened
+    }
+
+    private func databaseConnection() throws -> PostgresConnection {
+        if let database { return database }
+        let connection = try PostgresConnection(url: configuration.postgres!)
+        if !migrated {
+            let applied = try Migrator(directory: configuration.migrations).migrate(connection)
+            if !applied.isEmpty { logger.info("migrated PostgreSQL", metadata: ["versions": "\(applied)"]) }
+            migrated = true
+        }
+        database = connection
+        return connection
+    }
+
+    private func dropDatabase() {
+        database = nil
+    }
+
+    private func redisConnection() throws -> RedisConnection {
+        if let redis { return redis }
+        let connection = try RedisConnection(url: configuration.redis!)
+        redis = connection
+        return connection
+    }
+
+    // MARK: Bookkeeping
+
+    private func noteFailure(_ message: String, key: EnvironmentKey? = nil) {
+        logger.error("sync failed", metadata: ["error": "\(message)"])
+        let keys = key.map { [$0] } ?? registry.environments
+        for key in keys {
+            registry.updateState(key) {
+                $0.lastError = message
+                $0.lastErrorAt = Date()
+                $0.syncErrors += 1
+            }
+        }
+    }
+
+    private func noteState(_ manifest: Manifest, _ environment: String, _ change: (inout SyncState) -> Void) {
+        for project in manifest.projects {
+            registry.updateState(EnvironmentKey(project: project.key, environment: environment), change)
+        }
+    }
+
+    static func now() -> Instant {
+        let t = Date().timeIntervalSince1970
+        let seconds = t.rounded(.down)
+        return Instant(seconds: Int64(seconds), nanos: Int32((t - seconds) * 1_000_000_000))
+    }
+}
+
+/// A Bool shared between threads.
+final class LockedFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored = false
+
+    var value: Bool {
+        get {
+            lock.lock()
+            defer { lock.unlock() }
+            return stored
+        }
+        set {
+            lock.lock()
+            stored = newValue
+            lock.unlock()
+        }
+    }
+}

@@ -1,0 +1,147 @@
+import FlagModel
+import Foundation
+import HTTPTypes
+import Hummingbird
+
+/// What a route needs from the caller's key.
+enum Permission {
+    /// OFREP evaluation: any key type.
+    case evaluate
+    /// The whole snapshot and its stream: server and admin keys (client keys never see rules).
+    case readSnapshot
+    /// `/api/v1/status`: admin keys.
+    case administer
+
+    func allows(_ type: APIKeyType) -> Bool {
+        switch self {
+        case .evaluate: true
+        case .readSnapshot: type != .client
+        case .administer: type == .admin
+        }
+    }
+}
+
+/// How requests are authenticated.
+public enum Authentication: Sendable {
+    /// `--no-auth`: anyone may call; headers choose the project and environment.
+    case none
+    case keys(KeyRing)
+}
+
+/// The outcome of checking a request: the caller's key (if keys are on) or a response to send.
+enum AccessCheck {
+    case granted(APIKey?)
+    case refused(Response)
+}
+
+extension FlagServer {
+    /// Checks the key a request presents against what the route needs.
+    func authorize(_ request: Request, _ permission: Permission) -> AccessCheck {
+        guard case .keys(let ring) = authentication else { return .granted(nil) }
+        guard let presented = Self.presentedKey(request) else {
+            return .refused(Responses.error(.unauthorized, code: nil, details: KeyRefusal.missing.message))
+        }
+        switch ring.authenticate(presented, now: Date()) {
+        case .failure(let refusal):
+            return .refused(Responses.error(.unauthorized, code: nil, details: refusal.message))
+        case .success(let key):
+            guard permission.allows(key.type) else {
+                return .refused(
+                    Responses.error(
+                        .forbidden, code: nil, details: "a \(key.type.rawValue) key may not use \(request.uri.path)"))
+            }
+            if limiter.isEnabled, case .limited(let seconds) = limiter.acquire(key.prefix) {
+                return .refused(
+                    Responses.error(
+                        .tooManyRequests, code: nil,
+                        details: "rate limit of \(Self.format(limiter.configuration.rate)) requests per second exceeded",
+                        headers: [.retryAfter: String(seconds)]))
+            }
+            return .granted(key)
+        }
+    }
+
+    static func presentedKey(_ request: Request) -> Substring? {
+        if let value = request.headers[.authorization] {
+            let trimmed = value.drop(while: { $0 == " " })
+            if trimmed.count > 7, trimmed.prefix(7).lowercased() == "bearer " {
+                return trimmed.dropFirst(7).drop(while: { $0 == " " })
+            }
+        }
+        if let value = request.header("X-API-Key") { return Substring(value) }
+        return nil
+    }
+
+    /// The snapshot a request is about: the key's environment, or with `--no-auth` the
+    /// `X-Flagstaff-Project`/`X-Flagstaff-Environment` headers, defaulting to the only
+    /// project and its production environment.
+    func target(_ request: Request, key: APIKey?) -> Result<ActiveSnapshot, TargetError> {
+        let askedProject = request.header("X-Flagstaff-Project")
+        let askedEnvironment = request.header("X-Flagstaff-Environment")
+        if let key {
+            if let askedProject, askedProject != key.project {
+                return .failure(.forbidden("this key is for project '\(key.project)', not '\(askedProject)'"))
+            }
+            if let askedEnvironment, askedEnvironment != key.environment {
+                return .failure(.forbidden("this key is for environment '\(key.environment)', not '\(askedEnvironment)'"))
+            }
+            guard let active = registry.snapshot(project: key.project, environment: key.environment) else {
+                return .failure(.unavailable("no snapshot is served for \(key.project)/\(key.environment) yet"))
+            }
+            return .success(active)
+        }
+        let served = registry.all
+        if served.isEmpty { return .failure(.unavailable("no snapshot is served yet")) }
+        let project: String
+        if let askedProject {
+            project = askedProject
+        } else {
+            let projects = Set(served.map(\.project)).sorted()
+            guard projects.count == 1 else {
+                return .failure(
+                    .badRequest(
+                        "several projects are served (\(projects.joined(separator: ", "))): "
+                            + "choose one with the X-Flagstaff-Project header"))
+            }
+            project = projects[0]
+        }
+        let inProject = served.filter { $0.project == project }
+        guard !inProject.isEmpty else {
+            return .failure(.notFound("no project '\(project)' is served"))
+        }
+        if let askedEnvironment {
+            guard let active = inProject.first(where: { $0.environment == askedEnvironment }) else {
+                return .failure(.notFound("project '\(project)' has no environment '\(askedEnvironment)'"))
+            }
+            return .success(active)
+        }
+        let production = inProject.filter { $0.snapshot.production }
+        if production.count == 1 { return .success(production[0]) }
+        if let named = inProject.first(where: { $0.environment == "production" }) { return .success(named) }
+        return .failure(
+            .badRequest(
+                "project '\(project)' has no single production environment: "
+                    + "choose one with the X-Flagstaff-Environment header"))
+    }
+
+    static func format(_ rate: Double) -> String {
+        rate == rate.rounded() ? String(Int(rate)) : String(rate)
+    }
+}
+
+/// Why a request has no snapshot to work on.
+enum TargetError: Error {
+    case forbidden(String)
+    case badRequest(String)
+    case notFound(String)
+    case unavailable(String)
+
+    var response: Response {
+        switch self {
+        case .forbidden(let details): Responses.error(.forbidden, code: nil, details: details)
+        case .badRequest(let details): Responses.error(.badRequest, code: "INVALID_CONTEXT", details: details)
+        case .notFound(let details): Responses.error(.notFound, code: "GENERAL", details: details)
+        case .unavailable(let details): Responses.error(.serviceUnavailable, code: nil, details: details)
+        }
+    }
+}

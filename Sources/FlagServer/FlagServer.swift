@@ -1,0 +1,190 @@
+import FlagEngine
+import FlagModel
+import Foundation
+import Hummingbird
+import Logging
+
+/// The HTTP side of Flagstaff (SPEC §12): OFREP evaluation, the snapshot and its event
+/// stream, health, readiness, metrics, status and the Git webhook, served from a
+/// `SnapshotRegistry` that the daemon or a replica keeps current.
+public struct FlagServer: Sendable {
+    public struct Configuration: Sendable {
+        public var host: String
+        public var port: Int
+        /// Largest request body accepted on evaluation routes (SPEC §12: 64 KiB).
+        public var maxBodySize: Int
+        /// Largest webhook body (push events list commits, so they can be larger).
+        public var maxWebhookSize: Int
+        public var rateLimit: RateLimiter.Configuration
+        /// Secret of `POST /hooks/git`; without it the route answers 404.
+        public var webhookSecret: String?
+        /// How often an idle event stream gets a comment, so proxies keep it open.
+        public var keepAliveInterval: Duration
+        /// "daemon" or "replica", reported by `/api/v1/status`.
+        public var role: String
+
+        public init(
+            host: String = "127.0.0.1", port: Int = 8080, maxBodySize: Int = 64 * 1024,
+            maxWebhookSize: Int = 4 * 1024 * 1024, rateLimit: RateLimiter.Configuration = .off,
+            webhookSecret: String? = nil, keepAliveInterval: Duration = .seconds(15), role: String = "daemon"
+        ) {
+            self.host = host
+            self.port = port
+            self.maxBodySize = maxBodySize
+            self.maxWebhookSize = maxWebhookSize
+            self.rateLimit = rateLimit
+            self.webhookSecret = webhookSecret
+            self.keepAliveInterval = keepAliveInterval
+            self.role = role
+        }
+    }
+
+    public let configuration: Configuration
+    public let registry: SnapshotRegistry
+    public let metrics: Metrics
+    public let authentication: Authentication
+    let limiter: RateLimiter
+    /// Called for a verified push webhook: the daemon syncs at once.
+    let onWebhook: @Sendable (WebhookPush) -> Void
+    /// Extra fields for `/api/v1/status` (leader, database, Redis), asked at each request.
+    let statusExtras: @Sendable () -> [String: Value]
+
+    public init(
+        configuration: Configuration, registry: SnapshotRegistry, metrics: Metrics = Metrics(),
+        authentication: Authentication, onWebhook: @escaping @Sendable (WebhookPush) -> Void = { _ in },
+        statusExtras: @escaping @Sendable () -> [String: Value] = { [:] }
+    ) {
+        self.configuration = configuration
+        self.registry = registry
+        self.metrics = metrics
+        self.authentication = authentication
+        self.limiter = RateLimiter(configuration.rateLimit)
+        self.onWebhook = onWebhook
+        self.statusExtras = statusExtras
+    }
+
+    /// The Hummingbird application: a Service to run in the daemon's ServiceGroup.
+    /// `onListening` receives the bound port (useful with port 0).
+    public func application(
+        logger: Logger, onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
+        Application(
+            responder: Dispatcher(server: self),
+            configuration: ApplicationConfiguration(
+                address: .hostname(configuration.host, port: configuration.port), serverName: nil),
+            onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
+            logger: logger)
+    }
+}
+
+/// Routes requests by method and path. Written by hand rather than with a router: the set
+/// is small and fixed, and this way wrong methods get 405 with `Allow`, and each request is
+/// counted under its route's name.
+struct Dispatcher: HTTPResponder {
+    typealias Context = BasicRequestContext
+    let server: FlagServer
+
+    static let evaluatePrefix = "/ofrep/v1/evaluate/flags/"
+
+    func respond(to request: Request, context: BasicRequestContext) async throws -> Response {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let path = request.uri.path
+        let route: String
+        let response: Response
+        if path.hasPrefix(Self.evaluatePrefix) {
+            route = "/ofrep/v1/evaluate/flags/{key}"
+            response = try await only(.post, request) {
+                try await server.evaluateOne(request, key: String(path.dropFirst(Self.evaluatePrefix.count)))
+            }
+        } else {
+            switch path {
+            case "/ofrep/v1/evaluate/flags":
+                route = path
+                response = try await only(.post, request) { try await server.evaluateAll(request) }
+            case "/api/v1/snapshot":
+                route = path
+                response = try await only(.get, request) { server.snapshot(request) }
+            case "/api/v1/stream":
+                route = path
+                response = try await only(.get, request) { server.stream(request) }
+            case "/api/v1/status":
+                route = path
+                response = try await only(.get, request) { server.status(request) }
+            case "/healthz":
+                route = path
+                response = try await only(.get, request) { Responses.text("ok\n") }
+            case "/readyz":
+                route = path
+                response = try await only(.get, request) { server.readiness() }
+            case "/metrics":
+                route = path
+                response = try await only(.get, request) {
+                    Responses.text(
+                        server.metrics.render(registry: server.registry),
+                        contentType: "text/plain; version=0.0.4; charset=utf-8")
+                }
+            case "/hooks/git":
+                route = path
+                response = try await only(.post, request) { try await server.webhook(request) }
+            default:
+                route = "other"
+                response = Responses.error(.notFound, code: nil, details: "no route \(path)")
+            }
+        }
+        let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        server.metrics.recordRequest(route: route, status: response.status.code, seconds: elapsed)
+        return response
+    }
+
+    private func only(
+        _ method: HTTPRequest.Method, _ request: Request, _ handler: () async throws -> Response
+    ) async throws -> Response {
+        if request.method == method || (method == .get && request.method == .head) {
+            return try await handler()
+        }
+        return Responses.error(
+            .methodNotAllowed, code: nil, details: "\(request.uri.path) answers \(method.rawValue) only",
+            headers: [.allow: method == .get ? "GET, HEAD" : method.rawValue])
+    }
+}
+
+// MARK: Health and status
+
+extension FlagServer {
+    func readiness() -> Response {
+        registry.isEmpty
+            ? Responses.text("not ready: no snapshot is served yet\n", status: .serviceUnavailable)
+            : Responses.text("ready\n")
+    }
+
+    func status(_ request: Request) -> Response {
+        if case .refused(let response) = authorize(request, .administer) { return response }
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        var environments: [Value] = []
+        for key in registry.environments {
+            var entry: [String: Value] = ["project": .string(key.project), "environment": .string(key.environment)]
+            if let active = registry.snapshot(key) {
+                entry["commit"] = active.snapshot.commit.map(Value.string) ?? .null
+                entry["branch"] = active.snapshot.branch.map(Value.string) ?? .null
+                entry["version"] = .string(active.version)
+                entry["revision"] = .int(active.revision)
+                entry["flags"] = .int(Int64(active.snapshot.flags.count))
+                entry["appliedAt"] = .string(formatter.string(from: active.appliedAt))
+            }
+            let state = registry.state(key)
+            entry["lastSeenCommit"] = state.lastSeenCommit.map(Value.string) ?? .null
+            entry["lastCheck"] = state.lastCheck.map { .string(formatter.string(from: $0)) } ?? .null
+            entry["lastSync"] = state.lastSync.map { .string(formatter.string(from: $0)) } ?? .null
+            entry["lastError"] = state.lastError.map(Value.string) ?? .null
+            entry["lastErrorAt"] = state.lastErrorAt.map { .string(formatter.string(from: $0)) } ?? .null
+            entry["rejectedCommits"] = .int(Int64(state.rejectedCommits))
+            entry["syncErrors"] = .int(Int64(state.syncErrors))
+            environments.append(.object(entry))
+        }
+        var body = statusExtras()
+        body["role"] = .string(configuration.role)
+        body["environments"] = .array(environments)
+        return Responses.json(.object(body))
+    }
+}

@@ -1,0 +1,121 @@
+import ArgumentParser
+import FlagDaemon
+import FlagServer
+import Foundation
+import Logging
+
+struct DaemonCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "daemon",
+        abstract: "Follow the flag repository: sync PostgreSQL and Redis, and serve evaluations over HTTP.",
+        discussion: """
+            Every option is also read from FLAGSTAFF_<NAME> (e.g. FLAGSTAFF_POLL_INTERVAL) and from \
+            --config FILE; the command line wins over the environment, which wins over the file. \
+            Without --postgres or --redis the daemon still compiles and serves, and says what is off.
+            """)
+
+    @Option(help: "A config file of 'name: value' lines.") var config: String?
+    @Option(help: "The repository: a local path, or a file:// or https:// URL to mirror (default: .).") var repo: String?
+    @Option(help: "The flag repository root inside the repository.") var root: String?
+    @Option(help: "The branch whose manifest names the environments (default: main).") var controlBranch: String?
+    @Option(help: "PostgreSQL URL (postgresql://user@host:port/db).") var postgres: String?
+    @Option(help: "Redis URL (redis://host:port).") var redis: String?
+    @Option(help: "Prefix of Redis keys and channels (default: flagstaff).") var redisPrefix: String?
+    @Option(help: "Address to serve HTTP on (default: 127.0.0.1:8080).") var listen: String?
+    @Option(help: "Seconds between polls of the repository (default: 5).") var pollInterval: String?
+    @Option(help: "Secret of the POST /hooks/git webhook (HMAC-SHA256).") var webhookSecret: String?
+    @Flag(help: "Serve without API keys (local use only).") var noAuth = false
+    @Option(help: "API keys from a file of hashes instead of PostgreSQL.") var keysFile: String?
+    @Option(help: "Requests per second allowed per API key (default: off).") var rateLimit: String?
+    @Option(help: "Requests a key may make at once before the rate applies (default: the rate).") var rateBurst: String?
+    @Option(help: "Where a remote repository is mirrored.") var mirror: String?
+    @Option(help: "The folder of SQL migrations.") var migrations: String?
+
+    func run() async throws {
+        let settings = try Settings(configFile: config)
+        var configuration = DaemonConfiguration(repository: settings.value("repo", repo) ?? ".")
+        configuration.root = settings.value("root", root)
+        configuration.controlBranch = settings.value("control-branch", controlBranch) ?? "main"
+        configuration.postgres = settings.value("postgres", postgres)
+        configuration.redis = settings.value("redis", redis)
+        configuration.redisPrefix = settings.value("redis-prefix", redisPrefix) ?? "flagstaff"
+        (configuration.host, configuration.port) = try Settings.listen(settings.value("listen", listen) ?? "127.0.0.1:8080")
+        if let text = settings.value("poll-interval", pollInterval) {
+            configuration.pollInterval = try Settings.seconds(text, option: "poll-interval")
+        }
+        configuration.webhookSecret = settings.value("webhook-secret", webhookSecret)
+        configuration.noAuth = settings.flag("no-auth", noAuth)
+        configuration.keysFile = settings.value("keys-file", keysFile)
+        configuration.rateLimit = try Self.rateLimit(settings, rateLimit, rateBurst)
+        configuration.mirror = settings.value("mirror", mirror)
+        configuration.migrations = settings.value("migrations", migrations) ?? Migrate.defaultMigrations()
+
+        JSONLogHandler.bootstrap()
+        let logger = Logger(label: "flagstaff.daemon")
+        do {
+            try await Daemon.run(configuration, logger: logger)
+        } catch let error as SetupError {
+            printError("error: \(error)")
+            throw ExitStatus.failed
+        }
+    }
+
+    static func rateLimit(_ settings: Settings, _ rate: String?, _ burst: String?) throws -> RateLimiter.Configuration {
+        guard let text = settings.value("rate-limit", rate) else { return .off }
+        guard let perSecond = Double(text), perSecond >= 0 else {
+            throw ValidationError("--rate-limit '\(text)' is not a number of requests per second")
+        }
+        var burstValue: Double?
+        if let burstText = settings.value("rate-burst", burst) {
+            guard let parsed = Double(burstText), parsed >= 1 else {
+                throw ValidationError("--rate-burst '\(burstText)' must be a number of at least 1")
+            }
+            burstValue = parsed
+        }
+        return perSecond == 0 ? .off : RateLimiter.Configuration(rate: perSecond, burst: burstValue)
+    }
+}
+
+struct ReplicaCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "replica",
+        abstract: "Serve evaluations from the snapshots in Redis, swapping on every message.")
+
+    @Option(help: "A config file of 'name: value' lines.") var config: String?
+    @Option(help: "Redis URL (redis://host:port).") var redis: String?
+    @Option(help: "Prefix of Redis keys and channels (default: flagstaff).") var redisPrefix: String?
+    @Option(help: "Address to serve HTTP on (default: 127.0.0.1:8080).") var listen: String?
+    @Option(help: "PostgreSQL URL, for API keys.") var postgres: String?
+    @Option(help: "API keys from a file of hashes instead of PostgreSQL.") var keysFile: String?
+    @Flag(help: "Serve without API keys (local use only).") var noAuth = false
+    @Option(help: "Requests per second allowed per API key (default: off).") var rateLimit: String?
+    @Option(help: "Requests a key may make at once before the rate applies.") var rateBurst: String?
+    @Option(help: "Serve only this project (repeatable).") var project: [String] = []
+    @Option(help: "Serve only this environment (repeatable).") var environment: [String] = []
+
+    func run() async throws {
+        let settings = try Settings(configFile: config)
+        guard let redisURL = settings.value("redis", redis) else {
+            throw ValidationError("give --redis URL (or FLAGSTAFF_REDIS)")
+        }
+        var configuration = ReplicaConfiguration(redis: redisURL)
+        configuration.redisPrefix = settings.value("redis-prefix", redisPrefix) ?? "flagstaff"
+        (configuration.host, configuration.port) = try Settings.listen(settings.value("listen", listen) ?? "127.0.0.1:8080")
+        configuration.postgres = settings.value("postgres", postgres)
+        configuration.keysFile = settings.value("keys-file", keysFile)
+        configuration.noAuth = settings.flag("no-auth", noAuth)
+        configuration.rateLimit = try DaemonCommand.rateLimit(settings, rateLimit, rateBurst)
+        configuration.projects = Set(project.isEmpty ? (settings.value("project", nil).map { [$0] } ?? []) : project)
+        configuration.environments = Set(
+            environment.isEmpty ? (settings.value("environment", nil).map { [$0] } ?? []) : environment)
+
+        JSONLogHandler.bootstrap()
+        let logger = Logger(label: "flagstaff.replica")
+        do {
+            try await Replica.run(configuration, logger: logger)
+        } catch let error as SetupError {
+            printError("error: \(error)")
+            throw ExitStatus.failed
+        }
+    }
+}

@@ -1,0 +1,215 @@
+import ArgumentParser
+import FlagServer
+import FlagStore
+import Foundation
+
+struct KeysCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keys",
+        abstract: "Create, list and revoke API keys.",
+        discussion: """
+            Keys live in PostgreSQL (--postgres or FLAGSTAFF_POSTGRES), or, for a daemon without a \
+            database, in a keys file (--keys-file). Only a SHA-256 hash of each key is stored; the key \
+            itself is shown once, when it is created.
+            """,
+        subcommands: [Create.self, List.self, Revoke.self])
+
+    struct Store: ParsableArguments {
+        @Option(help: "PostgreSQL URL.") var postgres: String?
+        @Option(help: "A keys file to use instead of PostgreSQL.") var keysFile: String?
+
+        func target() throws -> Target {
+            let settings = try Settings(configFile: nil)
+            if let file = settings.value("keys-file", keysFile) { return .file(file) }
+            guard let url = settings.value("postgres", postgres) else {
+                throw ValidationError("give --postgres URL (or FLAGSTAFF_POSTGRES), or --keys-file FILE")
+            }
+            return .database(url)
+        }
+    }
+
+    enum Target {
+        case database(String)
+        case file(String)
+    }
+
+    struct Create: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create a key; the key alone is the last line of standard output.")
+
+        @OptionGroup var store: Store
+        @Option(help: "The project the key evaluates.") var project: String
+        @Option(help: "The environment the key evaluates.") var environment: String
+        @Option(help: "server, client or admin.") var type: String
+        @Option(help: "A name saying who uses it.") var name: String
+        @Option(help: "Expiry: YYYY-MM-DD (midnight UTC) or an RFC 3339 time.") var expires: String?
+
+        func validate() throws {
+            guard APIKeyType(rawValue: type) != nil else {
+                throw ValidationError("--type '\(type)' must be server, client or admin")
+            }
+            if let expires, KeysFile.parseExpiry(expires) == nil {
+                throw ValidationError("--expires '\(expires)' is not a date (YYYY-MM-DD or RFC 3339)")
+            }
+        }
+
+        func run() throws {
+            let keyType = APIKeyType(rawValue: type)!
+            let expiry = expires.flatMap(KeysFile.parseExpiry)
+            if let expiry, expiry <= Date() { throw ValidationError("--expires is in the past") }
+            let (key, prefix) = APIKeyFormat.generate()
+            let hash = APIKeyFormat.hash(key)
+            let id: String
+            switch try store.target() {
+            case .database(let url):
+                do {
+                    let number = try APIKeyStore(connection: PostgresConnection(url: url)).create(
+                        project: project, environment: environment, type: keyType.rawValue, name: name,
+                        prefix: prefix, secretHash: hash, expiresAt: expiry)
+                    id = String(number)
+                } catch {
+                    printError("error: \(error)")
+                    throw ExitStatus.failed
+                }
+            case .file(let path):
+                let line = KeysFile.line(
+                    prefix: prefix, hash: hash, type: keyType, project: project, environment: environment,
+                    expires: expiry, name: name)
+                do {
+                    try Self.append(line + "\n", to: path)
+                } catch {
+                    printError("error: cannot write '\(path)': \(error.localizedDescription)")
+                    throw ExitStatus.failed
+                }
+                id = prefix
+            }
+            print("created \(keyType.rawValue) key \(id) (\(prefix)) for \(project)/\(environment); it is shown only now:")
+            print(key)
+        }
+
+        static func append(_ text: String, to path: String) throws {
+            if !FileManager.default.fileExists(atPath: path) {
+                guard FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
+                else { throw CocoaError(.fileWriteNoPermission) }
+            }
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+            defer { try? handle.close() }
+            try handle.seekToEnd()
+            try handle.write(contentsOf: Data(text.utf8))
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List keys (never their secrets).")
+        @OptionGroup var store: Store
+
+        func run() throws {
+            let formatter = ISO8601DateFormatter()
+            var rows: [[String]] = [["ID", "PREFIX", "PROJECT", "ENVIRONMENT", "TYPE", "NAME", "EXPIRES", "STATE", "LAST USED"]]
+            let now = Date()
+            switch try store.target() {
+            case .database(let url):
+                do {
+                    for key in try APIKeyStore(connection: PostgresConnection(url: url)).list() {
+                        let state =
+                            key.revokedAt != nil ? "revoked" : (key.expiresAt.map { $0 <= now } == true ? "expired" : "active")
+                        rows.append([
+                            String(key.id), key.prefix, key.project, key.environment, key.type, key.name,
+                            key.expiresAt.map(formatter.string) ?? "-", state,
+                            key.lastUsedAt.map(formatter.string) ?? "never",
+                        ])
+                    }
+                } catch {
+                    printError("error: \(error)")
+                    throw ExitStatus.failed
+                }
+            case .file(let path):
+                let keys: [APIKey]
+                do {
+                    keys = try KeysFile.parse(try String(contentsOfFile: path, encoding: .utf8))
+                } catch {
+                    printError("error: \(path): \(error)")
+                    throw ExitStatus.failed
+                }
+                for key in keys {
+                    let state = key.expiresAt.map { $0 <= now } == true ? "expired" : "active"
+                    rows.append([
+                        key.prefix, key.prefix, key.project, key.environment, key.type.rawValue, key.name,
+                        key.expiresAt.map(formatter.string) ?? "-", state, "-",
+                    ])
+                }
+            }
+            let widths = (0..<rows[0].count).map { column in rows.map { $0[column].count }.max() ?? 0 }
+            for row in rows {
+                print(
+                    row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }
+                        .joined(separator: "  ").trimmingCharacters(in: .whitespaces))
+            }
+        }
+    }
+
+    struct Revoke: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Revoke a key by its id (servers refuse it within seconds).")
+        @OptionGroup var store: Store
+        @Argument(help: "The key's id, as `keys list` shows it.") var id: String
+
+        func run() throws {
+            switch try store.target() {
+            case .database(let url):
+                guard let number = Int64(id) else { throw ValidationError("'\(id)' is not a key id") }
+                do {
+                    guard try APIKeyStore(connection: PostgresConnection(url: url)).revoke(id: number) else {
+                        printError("error: no active key \(id)")
+                        throw ExitStatus.failed
+                    }
+                } catch let error as StoreError {
+                    printError("error: \(error)")
+                    throw ExitStatus.failed
+                }
+            case .file(let path):
+                // A keys file has no revoked state: the key's line goes.
+                guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                    printError("error: cannot read '\(path)'")
+                    throw ExitStatus.failed
+                }
+                let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+                let kept = lines.filter { !$0.hasPrefix(id + " ") }
+                guard kept.count < lines.count else {
+                    printError("error: no key \(id) in \(path)")
+                    throw ExitStatus.failed
+                }
+                try kept.joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
+            }
+            print("revoked \(id)")
+        }
+    }
+}
+
+struct Audit: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check the audit trail.", subcommands: [Verify.self])
+
+    struct Verify: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Recompute the audit chain and name the first broken row (exit 1).")
+        @Option(help: "PostgreSQL URL.") var postgres: String?
+
+        func run() throws {
+            let settings = try Settings(configFile: nil)
+            guard let url = settings.value("postgres", postgres) else {
+                throw ValidationError("give --postgres URL (or FLAGSTAFF_POSTGRES)")
+            }
+            do {
+                let result = try AuditLog.verify(on: PostgresConnection(url: url))
+                if let broken = result.firstBroken {
+                    print("audit chain BROKEN after \(result.rowsChecked) good row(s): \(broken)")
+                    throw ExitStatus.failed
+                }
+                print("audit chain valid: \(result.rowsChecked) row(s)")
+            } catch let error as StoreError {
+                printError("error: \(error)")
+                throw ExitStatus.failed
+            }
+        }
+    }
+}

@@ -1,0 +1,81 @@
+import ArgumentParser
+import Foundation
+
+/// Option values as SPEC §13 orders them: the command line, then `FLAGSTAFF_<NAME>` in the
+/// environment, then the config file (`--config FILE`: `name: value` or `name = value`
+/// lines with the option names, `#` comments).
+struct Settings {
+    private var file: [String: String] = [:]
+    private let environment = ProcessInfo.processInfo.environment
+
+    init(configFile: String?) throws {
+        guard let path = configFile ?? ProcessInfo.processInfo.environment["FLAGSTAFF_CONFIG"] else { return }
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw ValidationError("cannot read the config file '\(path)'")
+        }
+        for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            var line = raw.trimmingCharacters(in: .whitespaces)
+            if line.hasPrefix("#") || line.isEmpty { continue }
+            if let comment = line.range(of: " #") { line = String(line[..<comment.lowerBound]) }
+            guard let separator = line.firstIndex(where: { $0 == ":" || $0 == "=" }) else {
+                throw ValidationError("\(path):\(index + 1): expected 'name: value'")
+            }
+            let name = line[..<separator].trimmingCharacters(in: .whitespaces)
+            var value = line[line.index(after: separator)...].trimmingCharacters(in: .whitespaces)
+            if value.count >= 2, let first = value.first, first == "\"" || first == "'", value.last == first {
+                value = String(value.dropFirst().dropLast())
+            }
+            let known = Self.names
+            guard known.contains(name) else {
+                throw ValidationError("\(path):\(index + 1): unknown option '\(name)' (known: \(known.sorted().joined(separator: ", ")))")
+            }
+            file[name] = value
+        }
+    }
+
+    static let names: Set<String> = [
+        "repo", "root", "control-branch", "postgres", "redis", "redis-prefix", "listen", "poll-interval",
+        "webhook-secret", "no-auth", "keys-file", "rate-limit", "rate-burst", "mirror", "migrations", "project",
+        "environment",
+    ]
+
+    /// `FLAGSTAFF_POLL_INTERVAL` for `poll-interval`.
+    static func environmentName(_ name: String) -> String {
+        "FLAGSTAFF_" + name.uppercased().replacingOccurrences(of: "-", with: "_")
+    }
+
+    func value(_ name: String, _ flag: String?) -> String? {
+        if let flag { return flag }
+        if let fromEnvironment = environment[Self.environmentName(name)], !fromEnvironment.isEmpty {
+            return fromEnvironment
+        }
+        return file[name]
+    }
+
+    func flag(_ name: String, _ flag: Bool) -> Bool {
+        if flag { return true }
+        guard let text = value(name, nil)?.lowercased() else { return false }
+        return ["1", "true", "yes", "on"].contains(text)
+    }
+
+    /// `HOST:PORT`, `[IPV6]:PORT` or `:PORT`.
+    static func listen(_ text: String) throws -> (host: String, port: Int) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+            (0...65535).contains(port)
+        else {
+            throw ValidationError("--listen '\(text)' is not HOST:PORT")
+        }
+        var host = String(text[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return (host.isEmpty ? "0.0.0.0" : host, port)
+    }
+
+    /// Seconds, possibly fractional (`5`, `0.5`, `5s`).
+    static func seconds(_ text: String, option: String) throws -> Duration {
+        let trimmed = text.hasSuffix("s") ? String(text.dropLast()) : text
+        guard let value = Double(trimmed), value > 0, value < 86_400 else {
+            throw ValidationError("--\(option) '\(text)' is not a number of seconds")
+        }
+        return .milliseconds(Int64(value * 1000))
+    }
+}
