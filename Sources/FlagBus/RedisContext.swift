@@ -38,6 +38,9 @@ final class RedisContext {
         // hiredis 0.14 uses the connect timeout for connecting only; without this a read would
         // wait forever on a server that stopped answering.
         guard redisSetTimeout(handle, limit) == REDIS_OK else { throw fail(operation) }
+        // hiredis 0.14 leaves the socket inheritable: a program the process starts must not hold
+        // the connection open after it is closed here.
+        _ = fcntl(handle.pointee.fd, F_SETFD, FD_CLOEXEC)
         // Lets the kernel notice a peer that vanished without closing, which matters most for
         // a subscription that only ever reads.
         _ = redisEnableKeepAlive(handle)
@@ -168,7 +171,8 @@ final class RedisContext {
     private static func milliseconds(_ duration: Duration) -> Int32 {
         guard duration > .zero else { return 0 }
         let (seconds, attoseconds) = duration.components
-        let milliseconds = min(seconds, Int64(Int32.max)) * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
+        let whole = min(seconds, Int64(Int32.max)) * 1000
+        let milliseconds = whole + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
         return Int32(clamping: milliseconds)
     }
 }

@@ -45,13 +45,19 @@ public final class RedisSubscription: @unchecked Sendable {
 
     /// Connects and subscribes; returns once the server confirmed every channel and pattern, so
     /// that every message published afterwards is received.
-    public init(
+    public convenience init(
         url: String, channels: [String] = [], patterns: [String] = [], timeout: Duration = .seconds(2)
+    ) throws(RedisError) {
+        try self.init(url: RedisURL(url), channels: channels, patterns: patterns, timeout: timeout)
+    }
+
+    public init(
+        url: RedisURL, channels: [String] = [], patterns: [String] = [], timeout: Duration = .seconds(2)
     ) throws(RedisError) {
         guard !channels.isEmpty || !patterns.isEmpty else {
             throw RedisError("SUBSCRIBE", message: "no channel or pattern to subscribe to")
         }
-        context = try RedisContext(url: RedisURL(url), timeout: timeout)
+        context = try RedisContext(url: url, timeout: timeout)
         var commands: [[[UInt8]]] = []
         if !channels.isEmpty { commands.append([Array("SUBSCRIBE".utf8)] + channels.map { Array($0.utf8) }) }
         if !patterns.isEmpty { commands.append([Array("PSUBSCRIBE".utf8)] + patterns.map { Array($0.utf8) }) }

@@ -10,7 +10,9 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
     /// The database to SELECT; nil keeps the server's default (0).
     public var database: Int?
 
-    public init(host: String, port: Int = 6379, username: String? = nil, password: String? = nil, database: Int? = nil) {
+    public init(
+        host: String, port: Int = 6379, username: String? = nil, password: String? = nil, database: Int? = nil
+    ) {
         self.host = host
         self.port = port
         self.username = username
