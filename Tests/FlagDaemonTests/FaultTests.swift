@@ -27,9 +27,8 @@ struct FaultTests {
         let crashing = try DaemonProcess.daemon(
             repo: repo, postgres: database, redis: redisURL, prefix: prefix,
             environment: ["FLAGSTAFF_FAULT_POINT": point])
-        crashing.process.waitUntilExit()
-        #expect(crashing.process.terminationReason == .uncaughtSignal, "killed at \(point): \(crashing.logText.suffix(1500))")
-        #expect(crashing.process.terminationStatus == SIGKILL)
+        let status = crashing.waitForExit()
+        #expect(status == 128 + SIGKILL, "killed at \(point): \(crashing.logText.suffix(1500))")
 
         let redis = try RedisConnection(url: redisURL)
         let restarted = try DaemonProcess.daemon(repo: repo, postgres: database, redis: redisURL, prefix: prefix)
@@ -174,18 +173,9 @@ func freePort() -> Int {
 
 @discardableResult
 func shell(_ command: String) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/bin/bash")
-    process.arguments = ["-c", command]
-    let out = Pipe()
-    process.standardOutput = out
-    process.standardError = out
-    try process.run()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    let text = String(decoding: data, as: UTF8.self)
-    guard process.terminationStatus == 0 else { throw TestFailure("\(command): \(text)") }
-    return text
+    let result = try Spawn.run(["/bin/bash", "-c", command])
+    guard result.status == 0 else { throw TestFailure("\(command): \(result.output)") }
+    return result.output
 }
 
 /// A PostgreSQL cluster that only one test uses, so it can be stopped and started.

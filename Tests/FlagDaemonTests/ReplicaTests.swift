@@ -48,17 +48,21 @@ struct ReplicaTests {
         try await eventually("revision 1") { try servedRevision(daemon.port) == 1 }
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("sse-\(UUID().uuidString).txt")
         defer { try? FileManager.default.removeItem(at: output) }
-        let curl = Process()
-        curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        curl.arguments = ["-s", "-N", "-m", "30", "-o", output.path, "http://127.0.0.1:\(daemon.port)/api/v1/stream"]
-        try curl.run()
-        defer { if curl.isRunning { curl.terminate() } }
+        let devNull = open("/dev/null", O_WRONLY | O_CLOEXEC)
+        defer { close(devNull) }
+        let curl = try Spawn.start(
+            ["curl", "-s", "-N", "-m", "30", "-o", output.path, "http://127.0.0.1:\(daemon.port)/api/v1/stream"],
+            environment: nil, stdout: devNull, stderr: devNull)
+        defer {
+            kill(curl, SIGTERM)
+            _ = Spawn.wait(curl)
+        }
         func received() -> String { (try? String(contentsOf: output, encoding: .utf8)) ?? "" }
         try await eventually("the current snapshot first") { received().contains("id: 1\nevent: snapshot") }
         try repo.setFlag("banner", rollout: 5)
         try repo.commit("banner 5")
         try await eventually("a snapshot event for revision 2") { received().contains("id: 2\nevent: snapshot") }
-        #expect(received().contains(#"{"type":"refetchEvaluation""#))
+        #expect(received().contains(#""type":"refetchEvaluation""#))
         daemon.terminate()
     }
 
@@ -138,14 +142,5 @@ struct ReplicaTests {
 }
 
 func shellResult(_ arguments: [String]) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: arguments[0])
-    process.arguments = Array(arguments.dropFirst())
-    let out = Pipe()
-    process.standardOutput = out
-    process.standardError = out
-    try process.run()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    try Spawn.run(arguments)
 }

@@ -153,18 +153,11 @@ final class FlagRepository: @unchecked Sendable {
 
     @discardableResult
     func git(_ arguments: String...) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/git")
-        process.arguments = arguments
-        process.currentDirectoryURL = url
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw TestFailure("git \(arguments.joined(separator: " ")) failed") }
-        return String(decoding: data, as: UTF8.self)
+        let result = try Spawn.run(["git", "-C", url.path] + arguments)
+        guard result.status == 0 else {
+            throw TestFailure("git \(arguments.joined(separator: " ")) failed: \(result.output)")
+        }
+        return result.output
     }
 }
 
@@ -172,26 +165,34 @@ final class FlagRepository: @unchecked Sendable {
 
 /// `flagstaff daemon` (or `replica`) as a child process, its JSON log in a file.
 final class DaemonProcess: @unchecked Sendable {
-    let process = Process()
+    let pid: pid_t
     let log: URL
     private(set) var port = 0
+    private var exitStatus: Int32?
 
     init(_ arguments: [String], environment extra: [String: String] = [:]) throws {
         log = FileManager.default.temporaryDirectory.appendingPathComponent("flagstaff-log-\(UUID().uuidString).jsonl")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
-        process.executableURL = URL(fileURLWithPath: Paths.binary)
-        process.arguments = arguments + ["--listen", "127.0.0.1:0"]
-        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("FLAGSTAFF_") || $0.key.hasPrefix("FLAGSTAFF_TEST") }
+        var environment = ProcessInfo.processInfo.environment.filter {
+            !$0.key.hasPrefix("FLAGSTAFF_") || $0.key.hasPrefix("FLAGSTAFF_TEST")
+        }
         environment["FLAGSTAFF_MIGRATIONS"] = Paths.migrations
         for (key, value) in extra { environment[key] = value }
-        process.environment = environment
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = try FileHandle(forWritingTo: log)
-        try process.run()
+        let logFD = open(log.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        let devNull = open("/dev/null", O_WRONLY | O_CLOEXEC)
+        defer {
+            close(logFD)
+            close(devNull)
+        }
+        pid = try Spawn.start(
+            [Paths.binary] + arguments + ["--listen", "127.0.0.1:0"], environment: environment, stdout: devNull,
+            stderr: logFD)
     }
 
     deinit {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        if exitStatus == nil {
+            kill(pid, SIGKILL)
+            _ = Spawn.wait(pid)
+        }
         try? FileManager.default.removeItem(at: log)
     }
 
@@ -235,13 +236,23 @@ final class DaemonProcess: @unchecked Sendable {
     }
 
     func kill9() {
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        kill(pid, SIGKILL)
+        waitForExit()
     }
 
+    /// SIGTERM, then the graceful stop.
     func terminate() {
-        kill(process.processIdentifier, SIGTERM)
-        process.waitUntilExit()
+        kill(pid, SIGTERM)
+        waitForExit()
+    }
+
+    /// Waits for the process to end on its own; 128 + n when signal n ended it.
+    @discardableResult
+    func waitForExit() -> Int32 {
+        if let exitStatus { return exitStatus }
+        let status = Spawn.wait(pid)
+        exitStatus = status
+        return status
     }
 
     /// GET or POST on the daemon, with curl (always installed with git here).
@@ -255,20 +266,11 @@ final class DaemonProcess: @unchecked Sendable {
 func curl(port: Int, _ method: String, _ path: String, body: String? = nil, headers: [String: String] = [:]) throws
     -> (status: Int, body: String)
 {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
     var arguments = ["-s", "-m", "5", "-o", "-", "-w", "\n%{http_code}", "-X", method]
     for (name, value) in headers { arguments += ["-H", "\(name): \(value)"] }
     if let body { arguments += ["-H", "Content-Type: application/json", "--data-binary", body] }
     arguments.append("http://127.0.0.1:\(port)\(path)")
-    process.arguments = arguments
-    let out = Pipe()
-    process.standardOutput = out
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    let text = String(decoding: data, as: UTF8.self)
+    let text = try Spawn.run(["curl"] + arguments).output
     guard let newline = text.lastIndex(of: "\n") else { throw TestFailure("curl gave nothing") }
     return (Int(text[text.index(after: newline)...]) ?? 0, String(text[..<newline]))
 }
@@ -284,16 +286,10 @@ func servedValue(_ daemon: DaemonProcess, flag: String, environment: String = "p
 
 /// The revision the daemon serves for shop/`environment`, from the snapshot route.
 func servedRevision(_ port: Int, environment: String = "production") throws -> Int? {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-    process.arguments = ["-s", "-m", "5", "-D", "-", "-o", "/dev/null", "-H", "X-Flagstaff-Environment: \(environment)",
-                         "http://127.0.0.1:\(port)/api/v1/snapshot"]
-    let out = Pipe()
-    process.standardOutput = out
-    try process.run()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    for line in String(decoding: data, as: UTF8.self).split(separator: "\r\n") {
+    let headers = try Spawn.run(
+        ["curl", "-s", "-m", "5", "-D", "-", "-o", "/dev/null", "-H", "X-Flagstaff-Environment: \(environment)",
+         "http://127.0.0.1:\(port)/api/v1/snapshot"]).output
+    for line in headers.split(separator: "\r\n") {
         let lower = line.lowercased()
         if lower.hasPrefix("x-flagstaff-revision:") {
             return Int(line.split(separator: ":")[1].trimmingCharacters(in: .whitespaces))

@@ -40,7 +40,6 @@ default: formal
     "shop/flags/page-size.yaml": """type: number
 variants: { small: 3, large: 50 }
 off_variant: small
-        off_variant: small
 rules:
   - name: pro
     when: [ { attribute: plan, op: in, values: [pro] } ]
@@ -55,7 +54,6 @@ default: some
     "shop/flags/theme.yaml": """type: json
 variants: { blue: { color: blue, size: 2 } }
 off_variant: blue
-        off_variant: blue
 default: blue
 """,
 }
@@ -145,8 +143,10 @@ def main():
 
         d = client.get_boolean_details("no-such-flag", True, staff)
         check(d.value is True and d.error_code == ErrorCode.FLAG_NOT_FOUND, f"FLAG_NOT_FOUND: {d}")
-        d = client.get_integer_details("dark-mode", 7, staff)
-        check(d.value == 7 and d.error_code == ErrorCode.TYPE_MISMATCH, f"type mismatch: {d}")
+        d = client.get_boolean_details("greeting", True, staff)
+        check(d.value is True and d.error_code == ErrorCode.TYPE_MISMATCH, f"type mismatch (string as boolean): {d}")
+        d = client.get_integer_details("discount", 7, staff)
+        check(d.value == 7 and d.error_code == ErrorCode.TYPE_MISMATCH, f"type mismatch (float as integer): {d}")
 
         api.set_provider(OFREPProvider(base, headers_factory=lambda: {"X-API-Key": key[:-1] + ("A" if key[-1] != "A" else "B")}))
         d = api.get_client().get_boolean_details("dark-mode", True, staff)
