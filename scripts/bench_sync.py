@@ -154,6 +154,14 @@ def measure(args, root, flags, rounds):
             to_served.append(time.perf_counter() - start)
             payload = json.loads(message[2])
             assert payload["changed"] == [f"flag-{key:05d}"], payload
+        steps = []
+        with open(log.name) as f:
+            for line in f:
+                entry = json.loads(line)
+                if entry.get("message") == "applied" and "steps" in entry:
+                    steps.append(entry["steps"])
+        if steps:
+            print(f"  {flags} flags, last sync's steps (s): {steps[-1]}", flush=True)
         return to_message, to_served
     finally:
         daemon.terminate()

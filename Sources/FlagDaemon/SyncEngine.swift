@@ -31,6 +31,10 @@ final class SyncEngine: @unchecked Sendable {
     private var handledTips: [String: ObjectID] = [:]
     /// Per environment: the tip last applied, to notice force-pushes.
     private var appliedTips: [String: ObjectID] = [:]
+    private var lastCompileSeconds = 0.0
+    /// The canonical JSON of the snapshot just applied, so Redis and the swap need not
+    /// read or encode it again.
+    private var justApplied: (project: String, environment: String, revision: Int64, json: [UInt8])?
     private let leaderFlag = LockedFlag()
     /// Whether this daemon syncs; read from other threads (status, the loop's timing).
     var isLeader: Bool {
@@ -108,7 +112,7 @@ final class SyncEngine: @unchecked Sendable {
         }
         do {
             let tree = try repository.tree(at: try repository.resolve(configuration.controlBranch), root: configuration.root)
-            let compiled = Compiler().compile(tree, options: CompileOptions(runTests: false))
+            let compiled = Compiler().compile(ManifestOnly(tree), options: CompileOptions(runTests: false))
             if let manifest = compiled.manifest {
                 self.manifest = manifest
             } else if manifest == nil {
@@ -160,7 +164,9 @@ final class SyncEngine: @unchecked Sendable {
             let options = CompileOptions(
                 now: Self.now(), commit: tip.hex, branch: branch, environments: Set(environments.map(\.key)),
                 runTests: true)
+            let compileStart = Date()
             compilation = Compiler(cache: cache).compile(tree, options: options)
+            lastCompileSeconds = Date().timeIntervalSince(compileStart)
         } catch {
             noteFailure("Git: branch '\(branch)' at \(tip.short): \(error)")
             return false
@@ -259,13 +265,24 @@ final class SyncEngine: @unchecked Sendable {
         let revision: Int64
         var changed: [String] = []
         var removed: [String] = []
+        var timings: [String: Double] = ["compile": lastCompileSeconds]
+        var mark = Date()
+        func lap(_ name: String) {
+            timings[name] = Date().timeIntervalSince(mark)
+            mark = Date()
+        }
         if configuration.postgres != nil {
+            var stored = snapshot
+            stored.commit = tip.hex
+            stored.branch = branch
+            let content = CanonicalJSON.encode(stored.json)
+            lap("encode")
             do {
                 let store = SyncStore(connection: try databaseConnection())
                 guard
                     let applied = try store.apply(
                         snapshot, commit: tip.hex, branch: branch, author: author, message: info.message,
-                        redisPrefix: configuration.redisPrefix)
+                        redisPrefix: configuration.redisPrefix, content: content)
                 else {
                     log.info("same content as the applied snapshot; nothing to do", metadata: ["version": "\(snapshot.version)"])
                     registry.updateState(key) {
@@ -277,6 +294,8 @@ final class SyncEngine: @unchecked Sendable {
                 revision = applied.revision
                 changed = applied.changed
                 removed = applied.removed
+                lap("postgres")
+                justApplied = (snapshot.project, snapshot.environment, revision, Array(content.utf8))
                 FaultInjection.point("apply.after-commit")
             } catch {
                 dropDatabase()
@@ -284,6 +303,7 @@ final class SyncEngine: @unchecked Sendable {
                 return false
             }
             _ = flushOutbox()
+            lap("redis")
         } else {
             let current = registry.snapshot(key)
             if current?.version == snapshot.version {
@@ -302,7 +322,11 @@ final class SyncEngine: @unchecked Sendable {
                 publishDirectly(snapshot, revision: revision, changed: changed, removed: removed)
             }
         }
-        registry.swap(ActiveSnapshot(snapshot: snapshot, revision: revision))
+        let json = justApplied.flatMap { $0.project == snapshot.project && $0.environment == snapshot.environment
+            && $0.revision == revision ? $0.json : nil }
+        registry.swap(ActiveSnapshot(snapshot: snapshot, revision: revision, json: json))
+        justApplied = nil
+        lap("swap")
         let seconds = Date().timeIntervalSince(noticed)
         registry.updateState(key) {
             $0.lastSeenCommit = tip.hex
@@ -314,7 +338,8 @@ final class SyncEngine: @unchecked Sendable {
         log.info(
             "applied",
             metadata: ["revision": "\(revision)", "version": "\(snapshot.version)", "changed": "\(changed)",
-                       "removed": "\(removed)", "seconds": "\(String(format: "%.3f", seconds))"])
+                       "removed": "\(removed)", "seconds": "\(String(format: "%.3f", seconds))",
+                       "steps": "\(timings.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.3f", $0.value))" }.joined(separator: ", "))"])
         return true
     }
 
@@ -328,15 +353,26 @@ final class SyncEngine: @unchecked Sendable {
         do {
             let store = SyncStore(connection: try databaseConnection())
             while true {
-                let pending = try store.pendingOutbox(limit: 50)
+                let pending = try store.pendingOutbox(limit: 50, includeContent: false)
                 if pending.isEmpty { return true }
                 for message in pending {
                     let base = "\(configuration.redisPrefix):\(message.project):\(message.environment)"
+                    let content: [UInt8]
+                    if let cached = justApplied, cached.project == message.project,
+                        cached.environment == message.environment, cached.revision == message.revision
+                    {
+                        content = cached.json
+                    } else {
+                        content = Array(
+                            (try store.snapshotContent(
+                                project: message.project, environment: message.environment, revision: message.revision)
+                                ?? "null").utf8)
+                    }
                     do {
                         let redis = try redisConnection()
-                        try redis.transaction([
-                            ["SET", base + ":snapshot", message.snapshotContent],
-                            ["SET", base + ":revision", String(message.revision)],
+                        try redis.transaction(bytes: [
+                            [Array("SET".utf8), Array((base + ":snapshot").utf8), content],
+                            [Array("SET".utf8), Array((base + ":revision").utf8), Array(String(message.revision).utf8)],
                         ])
                         try redis.publish(channel: message.channel, message: message.payload)
                     } catch {
@@ -528,5 +564,27 @@ final class LockedFlag: @unchecked Sendable {
             stored = newValue
             lock.unlock()
         }
+    }
+}
+
+/// A tree that shows only the manifest: reading the control branch's environments must not
+/// cost a compilation of every flag.
+struct ManifestOnly: FlagTree {
+    let base: any FlagTree
+
+    init(_ base: any FlagTree) {
+        self.base = base
+    }
+
+    func files() throws -> [String] {
+        try base.files().filter { Compiler.manifestNames.contains($0) }
+    }
+
+    func read(_ path: String) throws -> [UInt8] {
+        try base.read(path)
+    }
+
+    func contentID(_ path: String) -> String? {
+        base.contentID(path)
     }
 }

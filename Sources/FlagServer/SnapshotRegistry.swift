@@ -14,11 +14,13 @@ public final class ActiveSnapshot: Sendable {
     public let etag: String
     public let appliedAt: Date
 
-    public init(snapshot: Snapshot, revision: Int64, appliedAt: Date = Date()) {
+    /// `json`, when given, must be the canonical JSON of `snapshot` (the daemon has it
+    /// already and a big snapshot costs a while to encode).
+    public init(snapshot: Snapshot, revision: Int64, json: [UInt8]? = nil, appliedAt: Date = Date()) {
         self.snapshot = snapshot
         self.evaluator = Evaluator(snapshot: snapshot)
         self.revision = revision
-        self.json = CanonicalJSON.encodeBytes(snapshot.json)
+        self.json = json ?? CanonicalJSON.encodeBytes(snapshot.json)
         self.etag = "\"" + snapshot.version + "\""
         self.appliedAt = appliedAt
     }

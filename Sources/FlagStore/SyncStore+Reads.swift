@@ -67,23 +67,26 @@ extension SyncStore {
     /// Up to `limit` outbox messages not yet published, oldest first, with the snapshot each
     /// announces. Publishing is at least once: a crash between publishing and
     /// `markPublished` publishes the message again, which subscribers see as the same revision.
-    public func pendingOutbox(limit: Int) throws(StoreError) -> [OutboxMessage] {
+    /// `includeContent: false` leaves `snapshotContent` empty, for a caller that has the
+    /// snapshot at hand (the daemon that just applied it) and would rather not read megabytes.
+    public func pendingOutbox(limit: Int, includeContent: Bool = true) throws(StoreError) -> [OutboxMessage] {
         try StoreError.during("read the outbox") { () throws(StoreError) -> [OutboxMessage] in
             try connection.rows(
                 """
-                SELECT x.id, x.channel, x.payload::text, p.key, e.key, s.revision, s.content::text
+                SELECT x.id, x.channel, x.payload::text, p.key, e.key, s.revision,
+                    CASE WHEN $2::boolean THEN s.content::text END
                 FROM outbox x
                 JOIN snapshots s ON s.id = x.snapshot_id
                 JOIN environments e ON e.id = s.environment_id
                 JOIN projects p ON p.id = e.project_id
                 WHERE x.published_at IS NULL
                 ORDER BY x.id LIMIT $1::int
-                """, [String(limit)]
+                """, [String(limit), includeContent ? "true" : "false"]
             ).map { row throws(StoreError) in
                 OutboxMessage(
                     id: try row.int64(0), channel: try row.string(1), payload: try StoredJSON.canonical(row.string(2)),
                     project: try row.string(3), environment: try row.string(4), revision: try row.int64(5),
-                    snapshotContent: try StoredJSON.canonical(row.string(6)))
+                    snapshotContent: includeContent ? try StoredJSON.canonical(row.string(6)) : "")
             }
         }
     }

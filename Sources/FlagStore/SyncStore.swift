@@ -16,8 +16,12 @@ public struct SyncStore: Sendable {
     /// and segment, one outbox message, and the sync status. Returns nil, writing only the
     /// status (commit, time), when the environment's latest snapshot already has this
     /// version. The stored snapshot's `commit` and `branch` are the ones given here.
+    ///
+    /// `content`, when given, must be the canonical JSON of `snapshot` with `commit` and
+    /// `branch` set as here; a caller that has it saves encoding a big snapshot twice.
     public func apply(
-        _ snapshot: Snapshot, commit: String, branch: String, author: String, message: String, redisPrefix: String
+        _ snapshot: Snapshot, commit: String, branch: String, author: String, message: String, redisPrefix: String,
+        content: String? = nil
     ) throws(StoreError) -> AppliedRevision? {
         let operation = "apply the snapshot of \(snapshot.project)/\(snapshot.environment) at \(commit)"
         return try StoreError.during(operation) { () throws(StoreError) -> AppliedRevision? in
@@ -48,7 +52,7 @@ public struct SyncStore: Sendable {
                     """,
                     [
                         String(ids.environment), String(revision), snapshot.version, commit, branch,
-                        SQLParameter.json(stored.json),
+                        content ?? SQLParameter.json(stored.json),
                     ]
                 ).int64(0)
 
