@@ -290,6 +290,8 @@ struct ConditionCompiler {
     var attributes: [AttributeNeeds] = []
     var slotByName: [String: Int] = [:]
     let segmentIndex: [String: Int]
+    /// Set when some rollout or split buckets by `random`.
+    var usesRandom = false
 
     init(segmentIndex: [String: Int]) {
         self.segmentIndex = segmentIndex

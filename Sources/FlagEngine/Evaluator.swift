@@ -14,6 +14,9 @@ public final class Evaluator: @unchecked Sendable {
     /// Unmanaged twins of `segments`, which keeps them alive: walking segments retains nothing.
     let segmentRefs: [Unmanaged<CompiledSegment>]
     let attributes: [AttributeNeeds]
+    /// Whether some rollout or split buckets by `random`: only then does preparing a context
+    /// draw a random number.
+    let usesRandom: Bool
 
     public init(snapshot: Snapshot) {
         self.snapshot = snapshot
@@ -35,6 +38,7 @@ public final class Evaluator: @unchecked Sendable {
         self.flagRefs = flags.map { Unmanaged.passUnretained($0) }
         self.flagIndex = flagIndex
         self.attributes = compiler.attributes
+        self.usesRandom = compiler.usesRandom
     }
 
     /// The keys of all flags, sorted.
@@ -56,7 +60,7 @@ public final class Evaluator: @unchecked Sendable {
     public func prepare(
         _ context: [String: Value], now: Instant, random: inout some RandomNumberGenerator
     ) -> PreparedContext {
-        PreparedContext.prepare(context, attributes: attributes, now: now, random: &random)
+        PreparedContext.prepare(context, attributes: attributes, now: now, drawsRandom: usesRandom, random: &random)
     }
 
     // MARK: Evaluation
@@ -113,6 +117,38 @@ public final class Evaluator: @unchecked Sendable {
         flagRefs[index]._withUnsafeGuaranteedRef { evaluate($0, context: context) }
     }
 
+    // MARK: Decisions by index
+
+    /// The number of flags; flag indices run from 0 in the order of `flagKeys`.
+    public var flagCount: Int { flags.count }
+
+    /// The index of the flag named `key`, if the snapshot has it.
+    public func index(of key: String) -> Int? { flagIndex[key] }
+
+    /// Decides flag `index` for `context` without building a result: what a server that
+    /// encodes answers from per-snapshot tables needs, and nothing that allocates. The
+    /// decision's indices point into `variantNames(at:)` and `ruleNames(at:)`.
+    public func decide(at index: Int, context: PreparedContext) -> Decision {
+        flagRefs[index]._withUnsafeGuaranteedRef { decide($0, context: context, depth: 0) }
+    }
+
+    /// The result that `decision` stands for, as `evaluate` builds it.
+    public func result(of decision: Decision, at index: Int) -> EvaluationResult {
+        let flag = flags[index]
+        return EvaluationResult(
+            key: flag.key, value: decision.variant >= 0 ? flag.variantValues[decision.variant] : nil,
+            variant: decision.variant >= 0 ? flag.variantNames[decision.variant] : nil, reason: decision.reason,
+            ruleIndex: decision.rule >= 0 ? decision.rule : nil,
+            ruleName: decision.rule >= 0 ? flag.ruleNames[decision.rule] : nil, version: version)
+    }
+
+    public func flagKey(at index: Int) -> String { flags[index].key }
+    /// Variant names of flag `index`, sorted; a decision's `variant` indexes this.
+    public func variantNames(at index: Int) -> [String] { flags[index].variantNames }
+    public func variantValues(at index: Int) -> [Value] { flags[index].variantValues }
+    /// Rule names of flag `index` (nil for unnamed rules); a decision's `rule` indexes this.
+    public func ruleNames(at index: Int) -> [String?] { flags[index].ruleNames }
+
     @inline(__always)
     func evaluate(_ flag: CompiledFlag, context: PreparedContext) -> EvaluationResult {
         let outcome = decide(flag, context: context, depth: 0)
@@ -124,12 +160,7 @@ public final class Evaluator: @unchecked Sendable {
             ruleName: outcome.rule >= 0 ? flag.ruleNames[outcome.rule] : nil, version: version)
     }
 
-    /// Variants are indices into the flag's tables, rules indices into its rules (-1: none).
-    struct Outcome {
-        var variant: Int
-        var reason: Reason
-        var rule: Int = -1
-    }
+    typealias Outcome = Decision
 
     /// Prerequisite chains are acyclic (the compiler checks); the depth bound guards
     /// snapshots that arrive from elsewhere.
@@ -216,6 +247,20 @@ public final class Evaluator: @unchecked Sendable {
         }
         guard !segment.when.isEmpty, depth < 32 else { return false }
         return segment.when.allHold(self, context, depth: depth)
+    }
+}
+
+/// What evaluating one flag decided. Variants are indices into the flag's variant table,
+/// rules into its rules; -1 is none (a rule: no rule matched).
+public struct Decision: Sendable, Hashable {
+    public var variant: Int
+    public var reason: Reason
+    public var rule: Int
+
+    public init(variant: Int, reason: Reason, rule: Int = -1) {
+        self.variant = variant
+        self.reason = reason
+        self.rule = rule
     }
 }
 
@@ -343,7 +388,13 @@ final class CompiledFlag: Sendable {
         for (i, n) in names.enumerated() { indexOf[n] = i }
         func index(_ name: String) -> Int { indexOf[name] ?? -1 }
         func sources(_ by: [String]) -> [BucketSource] {
-            by.map { $0 == Bucketing.random ? .random : .slot(compiler.slot(for: $0)) }
+            by.map {
+                if $0 == Bucketing.random {
+                    compiler.usesRandom = true
+                    return .random
+                }
+                return .slot(compiler.slot(for: $0))
+            }
         }
         var splits: [CompiledSplit] = []
         func serve(_ s: Serve) -> ServeRef {

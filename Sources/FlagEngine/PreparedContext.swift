@@ -19,7 +19,8 @@ public struct PreparedContext: Sendable {
     var slots: [Slot]
     /// The targeting key, for segment `include`/`exclude` lists.
     var targetingKey: String?
-    /// Decimal text of a number drawn from 1...9999 for `by: [random]`, drawn once per context.
+    /// Decimal text of a number drawn from 1...9999 for `by: [random]`, drawn once per context
+    /// (empty when the snapshot never buckets by `random`).
     var randomText: String
 }
 
@@ -38,7 +39,7 @@ struct AttributeNeeds: Sendable {
 
 extension PreparedContext {
     static func prepare(
-        _ context: [String: Value], attributes: [AttributeNeeds], now: Instant,
+        _ context: [String: Value], attributes: [AttributeNeeds], now: Instant, drawsRandom: Bool,
         random: inout some RandomNumberGenerator
     ) -> PreparedContext {
         var slots: [Slot] = []
@@ -70,7 +71,8 @@ extension PreparedContext {
             slots.append(slot)
         }
         let targetingKey = context["targetingKey"]?.scalarText
-        let randomText = String(Int.random(in: 1...9999, using: &random))
+        // Drawing costs a system call: only contexts of snapshots that bucket by `random` do.
+        let randomText = drawsRandom ? String(Int.random(in: 1...9999, using: &random)) : ""
         return PreparedContext(slots: slots, targetingKey: targetingKey, randomText: randomText)
     }
 

@@ -90,6 +90,9 @@ extension FlagServer {
             }
             return .success(active)
         }
+        if askedProject == nil, askedEnvironment == nil, let chosen = registry.defaultSnapshot {
+            return .success(chosen)
+        }
         let served = registry.all
         if served.isEmpty { return .failure(.unavailable("no snapshot is served yet")) }
         let project: String
@@ -115,9 +118,7 @@ extension FlagServer {
             }
             return .success(active)
         }
-        let production = inProject.filter { $0.snapshot.production }
-        if production.count == 1 { return .success(production[0]) }
-        if let named = inProject.first(where: { $0.environment == "production" }) { return .success(named) }
+        if let production = SnapshotRegistry.production(of: inProject) { return .success(production) }
         return .failure(
             .badRequest(
                 "project '\(project)' has no single production environment: "

@@ -10,7 +10,7 @@ extension FlagServer {
     static let maxAttributes = 1_000
 
     func evaluateOne(_ request: Request, key rawKey: String) async throws -> Response {
-        let key = rawKey.removingPercentEncoding ?? rawKey
+        let key = rawKey.utf8.contains(UInt8(ascii: "%")) ? (rawKey.removingPercentEncoding ?? rawKey) : rawKey
         let caller: APIKey?
         switch authorize(request, .evaluate) {
         case .refused(let response): return response
@@ -32,14 +32,18 @@ extension FlagServer {
         }
         let evaluator = active.evaluator
         let prepared = evaluator.prepare(context, now: Self.now())
-        let result = evaluator.evaluate(key, context: prepared)
-        metrics.recordEvaluation(project: active.project, environment: active.environment, result)
-        switch result.errorCode {
-        case nil: return Responses.json(result.ofrepJSON)
-        case .flagNotFound?: return Responses.json(result.ofrepJSON, status: .notFound)
-        case .general?: return Responses.json(result.ofrepJSON, status: .internalServerError)
-        default: return Responses.json(result.ofrepJSON, status: .badRequest)
+        guard let index = evaluator.index(of: key) else {
+            active.counters.recordNotFound()
+            return Responses.json(evaluator.evaluate(key, context: prepared).ofrepJSON, status: .notFound)
         }
+        let decision = evaluator.decide(at: index, context: prepared)
+        active.counters.record(slot: active.counters.slot(flag: index, decision))
+        guard OFREPAnswers.isEncodable(decision) else {
+            return Responses.json(evaluator.result(of: decision, at: index).ofrepJSON)
+        }
+        var body = ByteBufferAllocator().buffer(capacity: active.answers.averageAnswer)
+        active.answers.withWriter { $0.write(flag: index, decision, to: &body) }
+        return Responses.buffer(body)
     }
 
     func evaluateAll(_ request: Request) async throws -> Response {
@@ -59,24 +63,34 @@ extension FlagServer {
         case .failure(let failure): return failure.response(key: nil)
         case .success(let parsed): context = parsed
         }
+        return Responses.buffer(Self.bulkBody(active, context: context), headers: [.eTag: active.etag])
+    }
+
+    /// `{"eventStreams": […], "flags": [every flag's answer], "metadata": {…}}`, written from
+    /// the snapshot's pre-encoded answers; the evaluations are counted under one lock.
+    static func bulkBody(_ active: ActiveSnapshot, context: [String: Value]) -> ByteBuffer {
         let evaluator = active.evaluator
-        let results = evaluator.evaluateAll(context: evaluator.prepare(context, now: Self.now()))
-        metrics.recordEvaluations(project: active.project, environment: active.environment, results)
-        let body: Value = .object([
-            "flags": .array(results.map(\.ofrepJSON)),
-            "eventStreams": .array([
-                .object([
-                    "type": .string("sse"),
-                    "endpoint": .object(["requestUri": .string("/api/v1/stream?events=ofrep")]),
-                    "inactivityDelaySec": .int(120),
-                ])
-            ]),
-            "metadata": .object([
-                "project": .string(active.project), "environment": .string(active.environment),
-                "version": .string(active.version), "revision": .int(active.revision),
-            ]),
-        ])
-        return Responses.json(body, headers: [.eTag: active.etag])
+        let prepared = evaluator.prepare(context, now: now())
+        let count = evaluator.flagCount
+        var body = ByteBufferAllocator().buffer(capacity: 512 + count * active.answers.averageAnswer)
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: max(count, 1)) { slots in
+            active.answers.withWriter { writer in
+                writer.writeBulkHead(to: &body)
+                for i in 0..<count {
+                    let decision = evaluator.decide(at: i, context: prepared)
+                    slots[i] = active.counters.slot(flag: i, decision)
+                    if i > 0 { body.writeInteger(UInt8(ascii: ",")) }
+                    if OFREPAnswers.isEncodable(decision) {
+                        writer.write(flag: i, decision, to: &body)
+                    } else {
+                        body.writeBytes(CanonicalJSON.encodeBytes(evaluator.result(of: decision, at: i).ofrepJSON))
+                    }
+                }
+                writer.writeBulkTail(to: &body)
+            }
+            active.counters.record(slots: UnsafeBufferPointer(rebasing: slots[0..<count]))
+        }
+        return body
     }
 
     static func now() -> Instant {

@@ -8,14 +8,6 @@ public final class Metrics: @unchecked Sendable {
         var status: Int
     }
 
-    struct EvaluationKey: Hashable {
-        var project: String
-        var environment: String
-        var flag: String
-        var variant: String
-        var reason: String
-    }
-
     /// Latency bucket bounds, in seconds.
     static let bounds: [Double] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1]
 
@@ -34,7 +26,6 @@ public final class Metrics: @unchecked Sendable {
     private let lock = NSLock()
     private var requests: [RequestKey: UInt64] = [:]
     private var latency: [String: Histogram] = [:]
-    private var evaluations: [EvaluationKey: UInt64] = [:]
     private var gauges: [String: Double] = [:]
 
     public init() {}
@@ -43,26 +34,6 @@ public final class Metrics: @unchecked Sendable {
         lock.lock()
         requests[RequestKey(route: route, status: status), default: 0] += 1
         latency[route, default: Histogram()].observe(seconds)
-        lock.unlock()
-    }
-
-    public func recordEvaluations(project: String, environment: String, _ results: [EvaluationResult]) {
-        lock.lock()
-        for result in results {
-            let key = EvaluationKey(
-                project: project, environment: environment, flag: result.key, variant: result.variant ?? "",
-                reason: result.errorCode?.rawValue ?? result.reason.rawValue)
-            evaluations[key, default: 0] += 1
-        }
-        lock.unlock()
-    }
-
-    public func recordEvaluation(project: String, environment: String, _ result: EvaluationResult) {
-        let key = EvaluationKey(
-            project: project, environment: environment, flag: result.key, variant: result.variant ?? "",
-            reason: result.errorCode?.rawValue ?? result.reason.rawValue)
-        lock.lock()
-        evaluations[key, default: 0] += 1
         lock.unlock()
     }
 
@@ -78,9 +49,9 @@ public final class Metrics: @unchecked Sendable {
         lock.lock()
         let requests = self.requests
         let latency = self.latency
-        let evaluations = self.evaluations
         let gauges = self.gauges
         lock.unlock()
+        let (evaluations, notFound) = registry.evaluationCounts()
 
         var out = ""
         out += "# HELP flagstaff_http_requests_total HTTP requests by route and status.\n"
@@ -109,6 +80,12 @@ public final class Metrics: @unchecked Sendable {
         for (key, count) in sortedEvaluations {
             out += "flagstaff_evaluations_total{project=\(quote(key.project)),environment=\(quote(key.environment))"
             out += ",flag=\(quote(key.flag)),variant=\(quote(key.variant)),reason=\(quote(key.reason))} \(count)\n"
+        }
+
+        out += "# HELP flagstaff_evaluations_not_found_total Evaluations of keys the snapshot does not have.\n"
+        out += "# TYPE flagstaff_evaluations_not_found_total counter\n"
+        for (key, count) in notFound.sorted(by: { $0.key < $1.key }) {
+            out += "flagstaff_evaluations_not_found_total{\(labels(key.project, key.environment))} \(count)\n"
         }
 
         out += "# HELP flagstaff_snapshot_revision The revision served per environment.\n"

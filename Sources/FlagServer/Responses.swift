@@ -20,6 +20,13 @@ enum Responses {
         return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
     }
 
+    /// A JSON body already written to a buffer.
+    static func buffer(_ body: ByteBuffer, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
+        var fields = headers.isEmpty ? json : headers
+        if !headers.isEmpty { fields[.contentType] = "application/json" }
+        return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: body))
+    }
+
     static func text(_ body: String, status: HTTPResponse.Status = .ok, contentType: String = "text/plain; charset=utf-8")
         -> Response
     {

@@ -13,6 +13,10 @@ public final class ActiveSnapshot: Sendable {
     /// `"sha256:…"`, quoted: the ETag of the snapshot and of bulk evaluations.
     public let etag: String
     public let appliedAt: Date
+    /// Its OFREP answers, pre-encoded.
+    let answers: OFREPAnswers
+    /// What was evaluated on it, for the metrics.
+    let counters: EvaluationCounters
 
     /// `json`, when given, must be the canonical JSON of `snapshot` (the daemon has it
     /// already and a big snapshot costs a while to encode).
@@ -23,6 +27,10 @@ public final class ActiveSnapshot: Sendable {
         self.json = json ?? CanonicalJSON.encodeBytes(snapshot.json)
         self.etag = "\"" + snapshot.version + "\""
         self.appliedAt = appliedAt
+        self.answers = OFREPAnswers(
+            evaluator: evaluator, project: snapshot.project, environment: snapshot.environment, revision: revision)
+        self.counters = EvaluationCounters(
+            evaluator: evaluator, project: snapshot.project, environment: snapshot.environment)
     }
 
     public var project: String { snapshot.project }
@@ -83,6 +91,12 @@ public final class SnapshotRegistry: @unchecked Sendable {
     private var subscribers: [UInt64: AsyncStream<SnapshotEvent>.Continuation] = [:]
     private var nextSubscriber: UInt64 = 0
     private var closed = false
+    /// Counters of replaced snapshots that requests may still be adding to.
+    private var retiredCounters: [EvaluationCounters] = []
+    private var evaluationTotals: [EvaluationKey: UInt64] = [:]
+    /// What a request without key or headers is about, kept from swap to swap (see `target`).
+    private var preferred: ActiveSnapshot?
+    private var notFoundTotals: [EnvironmentKey: UInt64] = [:]
 
     public init() {}
 
@@ -100,7 +114,11 @@ public final class SnapshotRegistry: @unchecked Sendable {
             lock.unlock()
             return false
         }
+        if let replaced = active[key] { retiredCounters.append(replaced.counters) }
         active[key] = snapshot
+        let projects = Set(active.keys.map(\.project))
+        preferred = projects.count == 1 ? Self.production(of: Array(active.values)) : nil
+        drainRetiredCounters()
         listeners = Array(subscribers.values)
         lock.unlock()
         for listener in listeners { listener.yield(.applied(snapshot)) }
@@ -124,10 +142,58 @@ public final class SnapshotRegistry: @unchecked Sendable {
         return active.keys.sorted().map { active[$0]! }
     }
 
+    /// The snapshot of a request that names no project or environment: the production
+    /// environment of the only project served, if there is one project and it has one.
+    var defaultSnapshot: ActiveSnapshot? {
+        lock.lock()
+        defer { lock.unlock() }
+        return preferred
+    }
+
+    /// The production environment among `served` (one project's): the only one marked
+    /// `production`, else the one named `production`.
+    static func production(of served: [ActiveSnapshot]) -> ActiveSnapshot? {
+        let marked = served.filter { $0.snapshot.production }
+        if marked.count == 1 { return marked[0] }
+        return served.first { $0.environment == "production" }
+    }
+
     public var isEmpty: Bool {
         lock.lock()
         defer { lock.unlock() }
         return active.isEmpty
+    }
+
+    // MARK: Evaluation counts
+
+    /// Every evaluation counted so far, by labels, and the unknown keys asked for per
+    /// environment. Counts survive swaps: a replaced snapshot's are kept.
+    func evaluationCounts() -> (counts: [EvaluationKey: UInt64], notFound: [EnvironmentKey: UInt64]) {
+        lock.lock()
+        defer { lock.unlock() }
+        for served in active.values { served.counters.drain(into: &evaluationTotals, notFound: &notFoundTotals) }
+        drainRetiredCounters()
+        return (evaluationTotals, notFoundTotals)
+    }
+
+    /// How many replaced snapshots' counters are still kept.
+    var retiredCount: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return retiredCounters.count
+    }
+
+    /// Folds retired counters into the totals, and forgets those that nothing can add to any
+    /// more: once the registry holds the only reference, no request has their snapshot.
+    /// Called with the lock held.
+    private func drainRetiredCounters() {
+        var kept: [EvaluationCounters] = []
+        while var counters = retiredCounters.popLast() {
+            let finished = isKnownUniquelyReferenced(&counters)
+            counters.drain(into: &evaluationTotals, notFound: &notFoundTotals)
+            if !finished { kept.append(counters) }
+        }
+        retiredCounters = kept
     }
 
     // MARK: Sync state

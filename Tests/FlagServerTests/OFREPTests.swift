@@ -142,7 +142,11 @@ struct OFREPTests {
         try await withServer(try openServer()) { port throws in
             #expect(try await request(port, "GET", "/readyz").status == 200)
             _ = try await request(port, "POST", "/ofrep/v1/evaluate/flags/dark-mode", body: #"{"context":{}}"#)
+            _ = try await request(port, "POST", "/ofrep/v1/evaluate/flags/made-up", body: #"{"context":{}}"#)
             let metrics = try await request(port, "GET", "/metrics")
+            // Unknown keys are counted, but not by name: made-up keys cannot grow the metrics.
+            #expect(metrics.text.contains(#"flagstaff_evaluations_not_found_total{project="shop",environment="production"} 1"#))
+            #expect(!metrics.text.contains("made-up"))
             #expect(metrics.status == 200)
             #expect(metrics.text.contains(#"flagstaff_http_requests_total{route="/ofrep/v1/evaluate/flags/{key}",status="200"} 1"#))
             #expect(metrics.text.contains(#"flagstaff_evaluations_total{project="shop",environment="production",flag="dark-mode",variant="off",reason="DEFAULT"} 1"#))
