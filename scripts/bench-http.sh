@@ -4,7 +4,8 @@
 # /healthz, and nginx answering a static 200. Prints requests per second, p50 and p99, the
 # ratios the targets use, and the daemon's resident memory before and after.
 #
-#   bash scripts/bench-http.sh                  # 15 s per target
+#   bash scripts/bench-http.sh                  # 3 rounds of 15 s per target
+#   DURATION=10 ROUNDS=5 bash scripts/bench-http.sh
 #   DURATION=30 SOAK=300 bash scripts/bench-http.sh   # plus a 5-minute single-evaluation soak
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +13,7 @@ DURATION=${DURATION:-15}
 CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-2}
 SOAK=${SOAK:-0}
+ROUNDS=${ROUNDS:-3}
 
 bash scripts/install.sh
 missing=()
@@ -95,9 +97,9 @@ EOT
 
 rss() { awk '/VmRSS/ {print $2}' "/proc/$daemon_pid/status"; }
 
-# run NAME URL [LUA] → prints a line and records RPS, P50, P99 (ms) in globals.
+# run URL [LUA] → sets RPS, P50 and P99 (as wrk prints them) and NON2XX.
 run() {
-    local name=$1 url=$2 lua=${3:-}
+    local url=$1 lua=${2:-}
     local args=(-t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency)
     [ -n "$lua" ] && args+=(-s "$lua")
     local out
@@ -105,25 +107,52 @@ run() {
     RPS=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
     P50=$(echo "$out" | awk '$1=="50%" {print $2}')
     P99=$(echo "$out" | awk '$1=="99%" {print $2}')
-    local errors
-    errors=$(echo "$out" | awk '/Non-2xx/ {print $5}')
-    printf '%-34s %12s req/s   p50 %9s   p99 %9s%s\n' "$name" "$RPS" "$P50" "$P99" "${errors:+   non-2xx: $errors}"
+    NON2XX=$(echo "$out" | awk '/Non-2xx/ {print $5}')
 }
 
-echo "wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s on $(nproc) cores; 100 flags (3 rules each)"
+names=("nginx static 200" "flagstaff GET /healthz" "flagstaff OFREP single evaluation" "flagstaff OFREP bulk (100 flags)")
+urls=("http://127.0.0.1:$nginx_port/" "http://127.0.0.1:$port/healthz"
+    "http://127.0.0.1:$port/ofrep/v1/evaluate/flags/flag-42" "http://127.0.0.1:$port/ofrep/v1/evaluate/flags")
+luas=("" "" "$work/post.lua" "$work/post.lua")
+
+echo "wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s on $(nproc) cores; 100 flags (3 rules each); $ROUNDS rounds of the four targets"
 # A short warm-up so every target starts hot.
 wrk -t"$THREADS" -c"$CONNECTIONS" -d3s -s "$work/post.lua" "http://127.0.0.1:$port/ofrep/v1/evaluate/flags/flag-42" >/dev/null
 rss_start=$(rss)
-run "nginx static 200" "http://127.0.0.1:$nginx_port/"; nginx_rps=$RPS
-run "flagstaff GET /healthz" "http://127.0.0.1:$port/healthz"; health_rps=$RPS
-run "flagstaff OFREP single evaluation" "http://127.0.0.1:$port/ofrep/v1/evaluate/flags/flag-42" "$work/post.lua"
-single_rps=$RPS; single_p99=$P99
-run "flagstaff OFREP bulk (100 flags)" "http://127.0.0.1:$port/ofrep/v1/evaluate/flags" "$work/post.lua"
+: > "$work/results.txt"
+# The targets take turns, round after round, so that a slow spell of the machine falls on
+# all of them rather than on one; the summary takes each target's median round.
+for round in $(seq "$ROUNDS"); do
+    for i in 0 1 2 3; do
+        run "${urls[$i]}" "${luas[$i]}"
+        printf '  round %d  %-34s %12s req/s   p50 %9s   p99 %9s%s\n' "$round" "${names[$i]}" "$RPS" "$P50" "$P99" \
+            "${NON2XX:+   non-2xx: $NON2XX}"
+        echo "$i $RPS $P50 $P99" >> "$work/results.txt"
+    done
+done
 rss_end=$(rss)
-python3 - "$single_rps" "$health_rps" "$nginx_rps" <<EOT
-import sys
-single, health, nginx = map(float, sys.argv[1:])
-print(f"single / healthz = {single / health:.0%}   single / nginx = {single / nginx:.0%}")
+python3 - "$work/results.txt" "${names[@]}" <<'EOT'
+import statistics, sys
+def ms(text):
+    for unit, factor in (("us", 0.001), ("ms", 1.0), ("s", 1000.0)):
+        if text.endswith(unit): return float(text[: -len(unit)]) * factor
+    return float(text)
+rows = [line.split() for line in open(sys.argv[1])]
+names = sys.argv[2:]
+median = {}
+print("median of the rounds:")
+for i, name in enumerate(names):
+    mine = [r for r in rows if int(r[0]) == i]
+    rps = statistics.median(float(r[1]) for r in mine)
+    p50 = statistics.median(ms(r[2]) for r in mine)
+    p99 = statistics.median(ms(r[3]) for r in mine)
+    median[i] = rps
+    print(f"  {name:34} {rps:12.0f} req/s   p50 {p50:7.2f} ms   p99 {p99:7.2f} ms")
+print(f"single / healthz = {median[2] / median[1]:.0%}   single / nginx = {median[2] / median[0]:.0%}")
+per_round = [(float(a[1]), float(b[1]), float(c[1])) for a, b, c in zip(
+    [r for r in rows if r[0] == "0"], [r for r in rows if r[0] == "1"], [r for r in rows if r[0] == "2"])]
+print("per round, single / healthz: " + "  ".join(f"{s / h:.0%}" for n, h, s in per_round)
+      + "   single / nginx: " + "  ".join(f"{s / n:.0%}" for n, h, s in per_round))
 EOT
 echo "daemon resident memory: ${rss_start} kB before the measured runs, ${rss_end} kB after"
 

@@ -214,11 +214,18 @@ public struct JSONParser {
         mutating func parseString() throws(Error) -> String {
             index += 1  // opening quote
             let start = index
-            // Fast path: no escapes.
+            // Fast path: no escapes. ASCII needs no validation (the common case, and the
+            // validating initialiser is not specialised, so costs a metadata lookup).
+            var high: UInt8 = 0
             while index < bytes.count {
                 let c = bytes[index]
+                high |= c
                 if c == UInt8(ascii: "\"") {
                     let slice = UnsafeBufferPointer(rebasing: bytes[start..<index])
+                    if high < 0x80 {
+                        index += 1
+                        return String(decoding: slice, as: UTF8.self)
+                    }
                     guard let s = String(validating: slice, as: UTF8.self) else {
                         throw Error(kind: .syntax, message: "invalid UTF-8 in a string", offset: start)
                     }

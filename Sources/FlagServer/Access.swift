@@ -61,6 +61,10 @@ extension FlagServer {
         }
     }
 
+    static let projectHeader = HTTPField.Name("X-Flagstaff-Project")!
+    static let environmentHeader = HTTPField.Name("X-Flagstaff-Environment")!
+    static let apiKeyHeader = HTTPField.Name("X-API-Key")!
+
     static func presentedKey(_ request: Request) -> Substring? {
         if let value = request.headers[.authorization] {
             let trimmed = value.drop(while: { $0 == " " })
@@ -68,7 +72,7 @@ extension FlagServer {
                 return trimmed.dropFirst(7).drop(while: { $0 == " " })
             }
         }
-        if let value = request.header("X-API-Key") { return Substring(value) }
+        if let value = request.headers[apiKeyHeader] { return Substring(value) }
         return nil
     }
 
@@ -76,8 +80,8 @@ extension FlagServer {
     /// `X-Flagstaff-Project`/`X-Flagstaff-Environment` headers, defaulting to the only
     /// project and its production environment.
     func target(_ request: Request, key: APIKey?) -> Result<ActiveSnapshot, TargetError> {
-        let askedProject = request.header("X-Flagstaff-Project")
-        let askedEnvironment = request.header("X-Flagstaff-Environment")
+        let askedProject = request.headers[Self.projectHeader]
+        let askedEnvironment = request.headers[Self.environmentHeader]
         if let key {
             if let askedProject, askedProject != key.project {
                 return .failure(.forbidden("this key is for project '\(key.project)', not '\(askedProject)'"))

@@ -121,7 +121,10 @@ extension FlagServer {
     /// Reads at most `limit` bytes; a longer body is refused as soon as that is known (from
     /// `Content-Length`, or while streaming), without reading the rest.
     func readBody(_ request: Request, limit: Int) async -> Result<ByteBuffer, BodyFailure> {
-        if let declared = request.headers[.contentLength].flatMap({ Int($0) }), declared > limit {
+        // The first Content-Length field, read without joining repeated fields into a string.
+        if let field = request.headers.first(where: { $0.name == .contentLength }), let declared = Int(field.value),
+            declared > limit
+        {
             return .failure(.tooLarge(limit))
         }
         do {
