@@ -12,6 +12,8 @@ public struct Compilation: Sendable {
     public var snapshots: [Snapshot]
     /// Golden-test outcomes (run only when everything else compiled).
     public var tests: [GoldenTestResult]
+    /// The canonical JSON of each snapshot's flags and segments, in the order of `snapshots`.
+    public var pieces: [SnapshotPieces] = []
 
     public var errors: [Diagnostic] { diagnostics.filter { $0.severity == .error } }
     public var warnings: [Diagnostic] { diagnostics.filter { $0.severity == .warning } }
@@ -19,6 +21,16 @@ public struct Compilation: Sendable {
 
     public func snapshot(project: String, environment: String) -> Snapshot? {
         snapshots.first { $0.project == project && $0.environment == environment }
+    }
+
+    /// The pieces of one of `snapshots` (matched by project, environment and version).
+    public func pieces(of snapshot: Snapshot) -> SnapshotPieces? {
+        guard
+            let index = snapshots.firstIndex(where: {
+                $0.project == snapshot.project && $0.environment == snapshot.environment
+            }), index < pieces.count, snapshots[index].version == snapshot.version
+        else { return nil }
+        return pieces[index]
     }
 }
 
@@ -253,6 +265,7 @@ public struct Compiler: Sendable {
 
         // Resolve every (project, environment).
         var snapshots: [Snapshot] = []
+        var pieces: [SnapshotPieces] = []
         let manifestContentID = Self.manifestNames.lazy.compactMap { tree.contentID($0) }.first
         var contentIDs: [String: String] = [:]
         if cache != nil, manifestContentID != nil {
@@ -281,6 +294,7 @@ public struct Compiler: Sendable {
                 snapshot.version = Self.version(
                     of: snapshot, flagJSON: resolved.flagJSON, segmentJSON: resolved.segmentJSON)
                 snapshots.append(snapshot)
+                pieces.append(SnapshotPieces(flagJSON: resolved.flagJSON, segmentJSON: resolved.segmentJSON))
             }
         }
 
@@ -306,7 +320,9 @@ public struct Compiler: Sendable {
         }
         let ordered = Self.ordered(diagnostics)
         let failed = ordered.contains { $0.severity == .error }
-        return Compilation(manifest: manifest, diagnostics: ordered, snapshots: failed ? [] : snapshots, tests: tests)
+        return Compilation(
+            manifest: manifest, diagnostics: ordered, snapshots: failed ? [] : snapshots, tests: tests,
+            pieces: failed ? [] : pieces)
     }
 
     /// `sha256:` + hex digest of the canonical JSON of the snapshot's content.

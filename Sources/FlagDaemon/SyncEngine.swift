@@ -35,6 +35,34 @@ final class SyncEngine: @unchecked Sendable {
     /// The canonical JSON of the snapshot just applied, so Redis and the swap need not
     /// read or encode it again.
     private var justApplied: (project: String, environment: String, revision: Int64, json: [UInt8])?
+    /// Per environment, the canonical JSON of each flag and segment of the version last
+    /// stored, to find what a new snapshot may change without reading both back in full.
+    private var storedPieces: [EnvironmentKey: StoredPieces] = [:]
+
+    struct StoredPieces {
+        var version: String
+        var flags: [String: [UInt8]]
+        var segments: [String: [UInt8]]
+
+        init(_ snapshot: Snapshot, _ pieces: SnapshotPieces) {
+            version = snapshot.version
+            flags = Dictionary(uniqueKeysWithValues: zip(snapshot.flags.map(\.key), pieces.flagJSON))
+            segments = Dictionary(uniqueKeysWithValues: zip(snapshot.segments.map(\.key), pieces.segmentJSON))
+        }
+
+        /// Keys whose canonical JSON is not byte-for-byte what is stored, and removed keys.
+        func candidates(for snapshot: Snapshot, _ pieces: SnapshotPieces) -> ChangeCandidates {
+            func differing(_ keys: [String], _ json: [[UInt8]], _ stored: [String: [UInt8]]) -> [String] {
+                var left = stored
+                var out: [String] = []
+                for (key, bytes) in zip(keys, json) where left.removeValue(forKey: key) != bytes { out.append(key) }
+                return out + left.keys
+            }
+            return ChangeCandidates(
+                basedOn: version, flags: differing(snapshot.flags.map(\.key), pieces.flagJSON, flags),
+                segments: differing(snapshot.segments.map(\.key), pieces.segmentJSON, segments))
+        }
+    }
     private let leaderFlag = LockedFlag()
     /// Whether this daemon syncs; read from other threads (status, the loop's timing).
     var isLeader: Bool {
@@ -196,7 +224,10 @@ final class SyncEngine: @unchecked Sendable {
         for environment in environments {
             var environmentOK = true
             for snapshot in compilation.snapshots where snapshot.environment == environment.key {
-                if !apply(snapshot, tip: tip, branch: branch, author: author, info: info, noticed: noticed, logger: log) {
+                if !apply(
+                    snapshot, compilation: compilation, tip: tip, branch: branch, author: author, info: info,
+                    noticed: noticed, logger: log)
+                {
                     environmentOK = false
                 }
             }
@@ -255,8 +286,8 @@ final class SyncEngine: @unchecked Sendable {
 
     /// Applies one compiled snapshot: PostgreSQL (with its outbox row), Redis, then the swap.
     private func apply(
-        _ snapshot: Snapshot, tip: ObjectID, branch: String, author: String, info: CommitInfo, noticed: Date,
-        logger log: Logger
+        _ snapshot: Snapshot, compilation: Compilation, tip: ObjectID, branch: String, author: String,
+        info: CommitInfo, noticed: Date, logger log: Logger
     ) -> Bool {
         let key = EnvironmentKey(project: snapshot.project, environment: snapshot.environment)
         var log = log
@@ -275,15 +306,20 @@ final class SyncEngine: @unchecked Sendable {
             var stored = snapshot
             stored.commit = tip.hex
             stored.branch = branch
-            let content = CanonicalJSON.encode(stored.json)
+            let pieces = compilation.pieces(of: snapshot)
+            let contentBytes = pieces.map(stored.canonicalJSON(pieces:)) ?? CanonicalJSON.encodeBytes(stored.json)
+            let content = String(decoding: contentBytes, as: UTF8.self)
+            let candidates = pieces.flatMap { pieces in storedPieces[key]?.candidates(for: snapshot, pieces) }
             lap("encode")
             do {
                 let store = SyncStore(connection: try databaseConnection())
+                storedPieces[key] = nil
                 guard
                     let applied = try store.apply(
                         snapshot, commit: tip.hex, branch: branch, author: author, message: info.message,
-                        redisPrefix: configuration.redisPrefix, content: content)
+                        redisPrefix: configuration.redisPrefix, content: content, candidates: candidates)
                 else {
+                    if let pieces { storedPieces[key] = StoredPieces(snapshot, pieces) }
                     log.info("same content as the applied snapshot; nothing to do", metadata: ["version": "\(snapshot.version)"])
                     registry.updateState(key) {
                         $0.lastSeenCommit = tip.hex
@@ -295,7 +331,8 @@ final class SyncEngine: @unchecked Sendable {
                 changed = applied.changed
                 removed = applied.removed
                 lap("postgres")
-                justApplied = (snapshot.project, snapshot.environment, revision, Array(content.utf8))
+                justApplied = (snapshot.project, snapshot.environment, revision, contentBytes)
+                if let pieces { storedPieces[key] = StoredPieces(snapshot, pieces) }
                 FaultInjection.point("apply.after-commit")
             } catch {
                 dropDatabase()

@@ -23,6 +23,25 @@ extension Snapshot {
     public func writeCanonicalContent(
         flagJSON: [[UInt8]], segmentJSON: [[UInt8]], _ write: (UnsafeBufferPointer<UInt8>) -> Void
     ) {
+        writeCanonical(whole: false, flagJSON: flagJSON, segmentJSON: segmentJSON, write)
+    }
+
+    /// Exactly `CanonicalJSON.encodeBytes(json)` (the whole snapshot, with version, commit,
+    /// branch and compile time), put together from the canonical JSON of each flag and
+    /// segment that the compiler already has: a big snapshot is never encoded whole.
+    public func canonicalJSON(pieces: SnapshotPieces) -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(
+            pieces.flagJSON.reduce(4096) { $0 + $1.count + 64 } + pieces.segmentJSON.reduce(0) { $0 + $1.count + 64 })
+        writeCanonical(whole: true, flagJSON: pieces.flagJSON, segmentJSON: pieces.segmentJSON) {
+            bytes.append(contentsOf: $0)
+        }
+        return bytes
+    }
+
+    private func writeCanonical(
+        whole: Bool, flagJSON: [[UInt8]], segmentJSON: [[UInt8]], _ write: (UnsafeBufferPointer<UInt8>) -> Void
+    ) {
         precondition(flagJSON.count == flags.count && segmentJSON.count == segments.count)
         var buffer: [UInt8] = []
         buffer.reserveCapacity(1 << 16)
@@ -31,6 +50,9 @@ extension Snapshot {
             buffer.removeAll(keepingCapacity: true)
         }
         func raw(_ text: String) { buffer.append(contentsOf: text.utf8) }
+        func optional(_ text: String?) {
+            if let text { CanonicalJSON.writeString(text, to: &buffer) } else { raw("null") }
+        }
         func members(_ keys: [String], _ values: [[UInt8]]) {
             buffer.append(UInt8(ascii: "{"))
             for i in keys.indices {
@@ -43,7 +65,17 @@ extension Snapshot {
             buffer.append(UInt8(ascii: "}"))
         }
         // Top-level keys in canonical (UTF-8) order.
-        raw("{\"environment\":")
+        if whole {
+            raw("{\"branch\":")
+            optional(branch)
+            raw(",\"commit\":")
+            optional(commit)
+            raw(",\"compiledAt\":")
+            optional(compiledAt)
+            raw(",\"environment\":")
+        } else {
+            raw("{\"environment\":")
+        }
         CanonicalJSON.writeString(environment, to: &buffer)
         raw(",\"flags\":")
         members(flags.map(\.key), flagJSON)
@@ -53,6 +85,10 @@ extension Snapshot {
         CanonicalJSON.writeString(project, to: &buffer)
         raw(",\"segments\":")
         members(segments.map(\.key), segmentJSON)
+        if whole {
+            raw(",\"version\":")
+            CanonicalJSON.writeString(version, to: &buffer)
+        }
         raw("}")
         flush()
     }
@@ -93,6 +129,19 @@ extension Snapshot {
             commit: try d.optionalString(object, "commit"),
             branch: try d.optionalString(object, "branch"),
             compiledAt: try d.optionalString(object, "compiledAt"))
+    }
+}
+
+/// The canonical JSON of each flag and segment of one snapshot, in key order: what the
+/// compiler hashes versions from, kept so the snapshot can be written without encoding
+/// it again (`Snapshot.canonicalJSON(pieces:)`).
+public struct SnapshotPieces: Sendable {
+    public var flagJSON: [[UInt8]]
+    public var segmentJSON: [[UInt8]]
+
+    public init(flagJSON: [[UInt8]], segmentJSON: [[UInt8]]) {
+        self.flagJSON = flagJSON
+        self.segmentJSON = segmentJSON
     }
 }
 

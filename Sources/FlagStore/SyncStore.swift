@@ -19,9 +19,11 @@ public struct SyncStore: Sendable {
     ///
     /// `content`, when given, must be the canonical JSON of `snapshot` with `commit` and
     /// `branch` set as here; a caller that has it saves encoding a big snapshot twice.
+    /// `candidates`, when given and based on the latest stored version, narrow the diff to
+    /// the keys they name (see `ChangeCandidates`); otherwise every member is compared.
     public func apply(
         _ snapshot: Snapshot, commit: String, branch: String, author: String, message: String, redisPrefix: String,
-        content: String? = nil
+        content: String? = nil, candidates: ChangeCandidates? = nil
     ) throws(StoreError) -> AppliedRevision? {
         let operation = "apply the snapshot of \(snapshot.project)/\(snapshot.environment) at \(commit)"
         return try StoreError.during(operation) { () throws(StoreError) -> AppliedRevision? in
@@ -56,7 +58,10 @@ public struct SyncStore: Sendable {
                     ]
                 ).int64(0)
 
-                let changes = try SnapshotChanges.between(previous: previousID, current: snapshotID, on: connection)
+                // Candidates found against another stored version than the latest say nothing.
+                let usable = try candidates.flatMap { c throws(StoreError) in try latest?.string(2) == c.basedOn ? c : nil }
+                let changes = try SnapshotChanges.between(
+                    previous: previousID, current: snapshotID, candidates: usable, on: connection)
                 try projection.write(changes, of: snapshot, at: ids)
                 let auditRows = try AuditLog.append(
                     changes.map { change in

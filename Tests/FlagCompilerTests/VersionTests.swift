@@ -132,3 +132,41 @@ extension String {
         return out + rest
     }
 }
+
+@Suite("Snapshot JSON from the compiler's pieces")
+struct SnapshotPiecesTests {
+    @Test func theWholeSnapshotPutTogetherFromPiecesIsItsCanonicalJSON() throws {
+        let files = [
+            "flagstaff.yaml": manifest,
+            "shop/flags/checkout.yaml": checkout,
+            "shop/flags/banner.yaml": """
+                type: string
+                variants: { plain: "tab\\there", fancy: "quote \\" back \\\\ é 😀" }
+                off_variant: plain
+                default: fancy
+                rules: [ { when: [ { segment: "beta-testers" } ], serve: plain } ]
+                """,
+            "shop/segments/beta-testers.yaml": """
+                description: "Early \\"beta\\" users"
+                include: [u-1, "ü-2"]
+                """,
+        ]
+        for (commit, branch) in [(String?.none, String?.none), ("0123abcd", "main")] {
+            var options = CompileOptions(now: Instant(seconds: 1_767_225_600))
+            options.commit = commit
+            options.branch = branch
+            let compilation = Compiler().compile(MemoryTree(files), options: options)
+            try #require(compilation.errors.isEmpty, "\(compilation.errors)")
+            #expect(compilation.pieces.count == compilation.snapshots.count)
+            for snapshot in compilation.snapshots {
+                let pieces = try #require(compilation.pieces(of: snapshot))
+                #expect(snapshot.segments.count == 1)
+                #expect(snapshot.canonicalJSON(pieces: pieces) == CanonicalJSON.encodeBytes(snapshot.json))
+                var moved = snapshot
+                moved.commit = "fedcba98"
+                moved.branch = nil
+                #expect(moved.canonicalJSON(pieces: pieces) == CanonicalJSON.encodeBytes(moved.json))
+            }
+        }
+    }
+}

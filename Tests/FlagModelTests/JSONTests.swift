@@ -12,6 +12,32 @@ struct JSONTests {
         #expect(CanonicalJSON.encode("a\"b\\c\nd\u{01}é/") == #""a\"b\\c\nd\u0001é/""#)
     }
 
+    @Test func everyByteThatNeedsItIsEscapedAndRunsBetweenAreKept() throws {
+        var text = ""
+        var expected = "\""
+        for scalar in (0..<0x80).map({ Unicode.Scalar(UInt8($0)) }) + ["é", "→", "😀"] {
+            text.unicodeScalars.append(scalar)
+            text += "ab"
+            switch scalar {
+            case "\"": expected += "\\\""
+            case "\\": expected += "\\\\"
+            case "\n": expected += "\\n"
+            case "\r": expected += "\\r"
+            case "\t": expected += "\\t"
+            case "\u{08}": expected += "\\b"
+            case "\u{0C}": expected += "\\f"
+            case _ where scalar.value < 0x20 || scalar.value == 0x7F:
+                let hex = String(scalar.value, radix: 16)
+                expected += "\\u00" + (hex.count == 1 ? "0" + hex : hex)
+            default: expected.unicodeScalars.append(scalar)
+            }
+            expected += "ab"
+        }
+        expected += "\""
+        #expect(CanonicalJSON.encode(.string(text)) == expected)
+        #expect(try JSONParser.parse(CanonicalJSON.encode(.string(text))) == .string(text))
+    }
+
     @Test func parserKeepsIntegersAndFloatsApart() throws {
         #expect(try JSONParser.parse("3") == .int(3))
         #expect(try JSONParser.parse("3.0") == .double(3))

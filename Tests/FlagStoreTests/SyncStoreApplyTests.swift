@@ -138,6 +138,55 @@ struct SyncStoreApplyTests {
             try db.query("SELECT revision, commit_sha FROM snapshots ORDER BY revision") == [["1", "c1"], ["2", "c2"]])
     }
 
+    @Test func candidatesNarrowTheDiffToTheKeysTheyNameAndGiveTheSameRows() throws {
+        var checkout = Fixtures.checkout
+        checkout.enabled = false
+        let second = Fixtures.snapshot(
+            flags: [checkout, Fixtures.banner], segments: [Fixtures.betaUsers], version: "sha256:two")
+        // The candidates name an unchanged flag too (a superset is allowed) and the removed segment.
+        let candidates = ChangeCandidates(
+            basedOn: "sha256:one", flags: ["new-checkout", "banner-text"], segments: ["staff"])
+        // Candidates based on another version than the stored one are ignored: the full diff runs.
+        let stale = ChangeCandidates(basedOn: "sha256:zero", flags: [], segments: [])
+        var audits: [[[String?]]] = []
+        for given in [candidates, stale] {
+            let db = try TestDatabase.migrated()
+            let store = SyncStore(connection: db)
+            try store.apply(Fixtures.first, commit: "c1")
+            let applied = try #require(
+                try store.apply(
+                    second, commit: "c2", branch: "main", author: "Grace <grace@acme.example>", message: "Turn off",
+                    redisPrefix: "ff", candidates: given))
+            #expect(applied.changed == ["new-checkout"])
+            #expect(applied.removed == ["staff"])
+            audits.append(
+                try db.query(
+                    "SELECT action, resource_key, before::text, after::text FROM audit_logs WHERE commit_sha = 'c2' ORDER BY id"
+                ))
+        }
+        #expect(audits[0].count == 2)
+        #expect(audits[0] == audits[1])
+        #expect(Array(audits[0][0][0...1]) == ["flag.updated", "new-checkout"])
+        #expect(try canonical(audits[0][0][3]) == CanonicalJSON.encode(checkout.json))
+        #expect(Array(audits[0][1][0...1]) == ["segment.deleted", "staff"])
+    }
+
+    @Test func aCandidateThatWasAddedIsCreated() throws {
+        let db = try TestDatabase.migrated()
+        let store = SyncStore(connection: db)
+        try store.apply(Fixtures.first, commit: "c1")
+        let extra = Flag(key: "extra", name: "Extra")
+        let second = Fixtures.snapshot(
+            flags: [Fixtures.checkout, Fixtures.banner, extra], segments: [Fixtures.betaUsers, Fixtures.staff],
+            version: "sha256:two")
+        let applied = try #require(
+            try store.apply(
+                second, commit: "c2", branch: "main", author: "A", message: "Add", redisPrefix: "ff",
+                candidates: ChangeCandidates(basedOn: "sha256:one", flags: ["extra"], segments: [])))
+        #expect(applied.changed == ["extra"])
+        #expect(try db.query("SELECT action, before::text FROM audit_logs WHERE commit_sha = 'c2'") == [["flag.created", nil]])
+    }
+
     @Test func aRemovedFlagLosesItsConfigurationAndIsArchivedUntilItComesBack() throws {
         let db = try TestDatabase.migrated()
         let store = SyncStore(connection: db)
