@@ -81,12 +81,13 @@ public struct JSONParser {
             case UInt8(ascii: "{"):
                 if depth >= limits.maxDepth { throw fail("nesting deeper than \(limits.maxDepth) levels", .tooDeep) }
                 index += 1
-                var object: [String: Value] = [:]
                 skipWhitespace()
                 if current == UInt8(ascii: "}") {
                     index += 1
-                    return .object(object)
+                    return .object([:])
                 }
+                // Room for a typical object from the start, instead of growing it 1, 2, 4, 8.
+                var object = [String: Value](minimumCapacity: 8)
                 while true {
                     skipWhitespace()
                     guard current == UInt8(ascii: "\"") else { throw fail("expected a string key") }
