@@ -32,8 +32,8 @@ final class SyncEngine: @unchecked Sendable {
     /// Per environment: the tip last applied, to notice force-pushes.
     private var appliedTips: [String: ObjectID] = [:]
     private var lastCompileSeconds = 0.0
-    /// The canonical JSON of the snapshot just applied, so Redis and the swap need not
-    /// read or encode it again.
+    /// The canonical JSON of the snapshot being applied, so that publishing its outbox row
+    /// need not read it back from PostgreSQL.
     private var justApplied: (project: String, environment: String, revision: Int64, json: [UInt8])?
     /// Per environment, the canonical JSON of each flag and segment of the version last
     /// stored, to find what a new snapshot may change without reading both back in full.
@@ -302,12 +302,16 @@ final class SyncEngine: @unchecked Sendable {
             timings[name] = Date().timeIntervalSince(mark)
             mark = Date()
         }
+        var stored = snapshot
+        stored.commit = tip.hex
+        stored.branch = branch
+        let pieces = compilation.pieces(of: snapshot)
+        // The snapshot JSON that is stored, published and served: put together once, from
+        // the compiler's pieces, and only once it is known to be needed.
+        let contentBytes: [UInt8]
+        func encode() -> [UInt8] { pieces.map(stored.canonicalJSON(pieces:)) ?? CanonicalJSON.encodeBytes(stored.json) }
         if configuration.postgres != nil {
-            var stored = snapshot
-            stored.commit = tip.hex
-            stored.branch = branch
-            let pieces = compilation.pieces(of: snapshot)
-            let contentBytes = pieces.map(stored.canonicalJSON(pieces:)) ?? CanonicalJSON.encodeBytes(stored.json)
+            contentBytes = encode()
             let content = String(decoding: contentBytes, as: UTF8.self)
             let candidates = pieces.flatMap { pieces in storedPieces[key]?.candidates(for: snapshot, pieces) }
             lap("encode")
@@ -340,6 +344,7 @@ final class SyncEngine: @unchecked Sendable {
                 return false
             }
             _ = flushOutbox()
+            justApplied = nil
             lap("redis")
         } else {
             let current = registry.snapshot(key)
@@ -355,14 +360,12 @@ final class SyncEngine: @unchecked Sendable {
             let after = Set(snapshot.flags.map(\.key) + snapshot.segments.map(\.key))
             removed = before.subtracting(after).sorted()
             changed = after.subtracting(before).sorted()
+            contentBytes = encode()
             if configuration.redis != nil {
-                publishDirectly(snapshot, revision: revision, changed: changed, removed: removed)
+                publishDirectly(snapshot, json: contentBytes, revision: revision, changed: changed, removed: removed)
             }
         }
-        let json = justApplied.flatMap { $0.project == snapshot.project && $0.environment == snapshot.environment
-            && $0.revision == revision ? $0.json : nil }
-        registry.swap(ActiveSnapshot(snapshot: snapshot, revision: revision, json: json))
-        justApplied = nil
+        registry.swap(ActiveSnapshot(snapshot: snapshot, revision: revision, json: contentBytes))
         lap("swap")
         let seconds = Date().timeIntervalSince(noticed)
         registry.updateState(key) {
@@ -435,7 +438,9 @@ final class SyncEngine: @unchecked Sendable {
     }
 
     /// Without PostgreSQL there is no outbox: publish at once, best effort.
-    private func publishDirectly(_ snapshot: Snapshot, revision: Int64, changed: [String], removed: [String]) {
+    private func publishDirectly(
+        _ snapshot: Snapshot, json: [UInt8], revision: Int64, changed: [String], removed: [String]
+    ) {
         let base = "\(configuration.redisPrefix):\(snapshot.project):\(snapshot.environment)"
         let payload = CanonicalJSON.encode(
             .object([
@@ -445,9 +450,9 @@ final class SyncEngine: @unchecked Sendable {
             ]))
         do {
             let redis = try redisConnection()
-            try redis.transaction([
-                ["SET", base + ":snapshot", CanonicalJSON.encode(snapshot.json)],
-                ["SET", base + ":revision", String(revision)],
+            try redis.transaction(bytes: [
+                [Array("SET".utf8), Array((base + ":snapshot").utf8), json],
+                [Array("SET".utf8), Array((base + ":revision").utf8), Array(String(revision).utf8)],
             ])
             try redis.publish(channel: base, message: payload)
         } catch {

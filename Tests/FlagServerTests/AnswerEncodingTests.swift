@@ -1,4 +1,3 @@
-import FlagCompiler
 import FlagEngine
 import FlagModel
 @testable import FlagServer
@@ -10,13 +9,7 @@ import Testing
 /// that JSON must escape.
 func answerSnapshot() throws -> Snapshot {
     let files: [String: String] = [
-        "flagstaff.yaml": """
-        version: 1
-        organization: acme
-        projects: { shop: {} }
-        environments:
-          production: { branch: main, production: true }
-        """,
+        "flagstaff.yaml": demoManifest,
         "shop/flags/gate.yaml": """
         rules:
           - name: "staff \\"quoted\\" ünïcode"
@@ -54,9 +47,8 @@ func answerSnapshot() throws -> Snapshot {
         default: { split: { a: 40, b: 30, c: 30 } }
         """,
     ]
-    let compilation = Compiler().compile(MemoryTree(files), options: CompileOptions(now: Instant(seconds: 1_767_225_600)))
-    try #require(compilation.errors.isEmpty, "\(compilation.errors)")
-    return try #require(compilation.snapshots.first)
+    // The production snapshot (the manifest's first environment).
+    return try #require(try compileSnapshots(files).first)
 }
 
 func contexts() -> [[String: Value]] {

@@ -10,17 +10,27 @@ import Testing
 import Glibc
 #endif
 
+/// Project `shop` with a production and a staging environment.
+let demoManifest = """
+    version: 1
+    organization: acme
+    projects: { shop: {} }
+    environments:
+      production: { branch: main, production: true }
+      staging: { branch: staging }
+    """
+
+/// Compiles `files` (a repository root) as of 2026-01-01; they must compile without errors.
+func compileSnapshots(_ files: [String: String]) throws -> [Snapshot] {
+    let compilation = Compiler().compile(MemoryTree(files), options: CompileOptions(now: Instant(seconds: 1_767_225_600)))
+    try #require(compilation.errors.isEmpty, "\(compilation.errors)")
+    return compilation.snapshots
+}
+
 /// A compiled two-environment repository with a flag of every kind.
 func demoSnapshots(rollout: Int = 50) throws -> [Snapshot] {
     let files: [String: String] = [
-        "flagstaff.yaml": """
-        version: 1
-        organization: acme
-        projects: { shop: {} }
-        environments:
-          production: { branch: main, production: true }
-          staging: { branch: staging }
-        """,
+        "flagstaff.yaml": demoManifest,
         "shop/flags/dark-mode.yaml": """
         rules:
           - name: staff
@@ -56,9 +66,7 @@ func demoSnapshots(rollout: Int = 50) throws -> [Snapshot] {
         default: blue
         """,
     ]
-    let compilation = Compiler().compile(MemoryTree(files), options: CompileOptions(now: Instant(seconds: 1_767_225_600)))
-    try #require(compilation.errors.isEmpty, "\(compilation.errors)")
-    return compilation.snapshots
+    return try compileSnapshots(files)
 }
 
 /// A server on a free loopback port for the duration of `body`.

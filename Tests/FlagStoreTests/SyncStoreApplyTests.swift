@@ -169,6 +169,17 @@ struct SyncStoreApplyTests {
         #expect(Array(audits[0][0][0...1]) == ["flag.updated", "new-checkout"])
         #expect(try canonical(audits[0][0][3]) == CanonicalJSON.encode(checkout.json))
         #expect(Array(audits[0][1][0...1]) == ["segment.deleted", "staff"])
+
+        // Only the named keys are read back: candidates that leave a change out (which the
+        // daemon never does) hide it, which shows the narrowed diff is the one that ran.
+        let db = try TestDatabase.migrated()
+        let store = SyncStore(connection: db)
+        try store.apply(Fixtures.first, commit: "c1")
+        let narrowed = try #require(
+            try store.apply(
+                second, commit: "c2", branch: "main", author: "A", message: "Turn off", redisPrefix: "ff",
+                candidates: ChangeCandidates(basedOn: "sha256:one", flags: ["banner-text"], segments: [])))
+        #expect(narrowed.changed.isEmpty && narrowed.removed.isEmpty)
     }
 
     @Test func aCandidateThatWasAddedIsCreated() throws {
