@@ -48,6 +48,7 @@ public final class RedisConnection: @unchecked Sendable {
     }
 
     /// `transaction(_:)` with commands whose arguments are arbitrary bytes.
+    @discardableResult
     public func transaction(bytes commands: [[[UInt8]]]) throws(RedisError) -> [RedisReply] {
         lock.lock()
         defer { lock.unlock() }
