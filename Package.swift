@@ -103,7 +103,10 @@ let package = Package(
             dependencies: ["FlagDaemon", "FlagStore", "FlagBus", "GitSource", "FlagModel", "FlagCompiler"]
         ),
         .testTarget(name: "SystemLibrariesTests", dependencies: ["CYAML", "CGit2", "CLibPQ", "CHiredis"]),
-        .testTarget(name: "CLITests", dependencies: ["FlagModel", "UnleashImport", "FlagStore"]),
+        .testTarget(
+            name: "CLITests",
+            dependencies: ["FlagModel", "UnleashImport", "FlagStore", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         .testTarget(name: "UnleashImportTests", dependencies: ["UnleashImport", "FlagCompiler", "FlagEngine", "FlagModel"]),
     ]
 )

@@ -11,8 +11,8 @@ public struct DaemonConfiguration: Sendable {
     /// The branch whose manifest names the environments.
     public var controlBranch: String = "main"
     public var postgres: String?
-    /// The folder of SQL migrations applied at start.
-    public var migrations: String = "schemas/postgres"
+    /// A folder of SQL migrations to apply at start instead of those built in.
+    public var migrations: String?
     public var redis: String?
     public var redisPrefix: String = "flagstaff"
     public var host: String = "127.0.0.1"

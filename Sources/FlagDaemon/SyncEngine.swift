@@ -544,7 +544,16 @@ final class SyncEngine: @unchecked Sendable {
         if let database { return database }
         let connection = try PostgresConnection(url: configuration.postgres!)
         if !migrated {
-            let applied = try Migrator(directory: configuration.migrations).migrate(connection)
+            let migrator = try configuration.migrations.map { try Migrator(directory: $0) } ?? Migrator.builtIn
+            let applied: [String]
+            do {
+                applied = try migrator.migrate(connection)
+            } catch let error as StoreError where error.sqlState == "42501" {
+                throw StoreError(
+                    "migrate PostgreSQL",
+                    message: "\(error.message); the daemon's role may not change the schema: run "
+                        + "`flagstaff migrate --postgres URL` with the tables' owner first", sqlState: error.sqlState)
+            }
             if !applied.isEmpty { logger.info("migrated PostgreSQL", metadata: ["versions": "\(applied)"]) }
             migrated = true
         }

@@ -45,7 +45,9 @@ public struct APIKeyStore: Sendable {
         self.connection = connection
     }
 
-    /// Stores a new key for an environment the daemon has already recorded, returning its id.
+    /// Stores a new key for a project and environment, returning its id. They are named by
+    /// key, so a key can be made before the daemon first records the environment (a new
+    /// deployment makes its keys first); `environment_id` is filled in when it is known.
     public func create(
         project: String, environment: String, type: String, name: String, prefix: String, secretHash: [UInt8],
         expiresAt: Date?
@@ -55,27 +57,18 @@ public struct APIKeyStore: Sendable {
             throw StoreError(operation, message: "unknown key type '\(type)': use server, client or admin")
         }
         return try StoreError.during(operation) { () throws(StoreError) -> Int64 in
-            let environments = try connection.rows(
-                "SELECT e.id FROM environments e JOIN projects p ON p.id = e.project_id "
-                    + "WHERE p.key = $1 AND e.key = $2",
-                [project, environment])
-            guard environments.count == 1 else {
-                throw StoreError(
-                    operation,
-                    message: environments.isEmpty
-                        ? "environment '\(environment)' of project '\(project)' is not in the database yet: "
-                            + "start the daemon once so it records environments"
-                        : "project '\(project)' exists in several organizations")
-            }
             do throws(StoreError) {
                 return try connection.row(
                     """
-                    INSERT INTO api_keys (environment_id, name, type, prefix, secret_hash, expires_at)
-                    VALUES ($1::bigint, $2, $3, $4, decode($5, 'hex'), to_timestamp($6::double precision))
+                    INSERT INTO api_keys (environment_id, project_key, environment_key, name, type, prefix,
+                        secret_hash, expires_at)
+                    SELECT (SELECT e.id FROM environments e JOIN projects p ON p.id = e.project_id
+                            WHERE p.key = $1 AND e.key = $2 LIMIT 1),
+                        $1, $2, $3, $4, $5, decode($6, 'hex'), to_timestamp($7::double precision)
                     RETURNING id
                     """,
                     [
-                        environments[0].optionalString(0), name, type, prefix, Hex.encode(secretHash),
+                        project, environment, name, type, prefix, Hex.encode(secretHash),
                         expiresAt.map(SQLParameter.epoch),
                     ]
                 ).int64(0)
@@ -83,6 +76,16 @@ public struct APIKeyStore: Sendable {
                 guard error.sqlState == "23505" else { throw error }
                 throw StoreError(operation, message: "a key with prefix '\(prefix)' already exists", sqlState: "23505")
             }
+        }
+    }
+
+    /// Whether the daemon has recorded this environment (a key for it works either way).
+    public func isRecorded(project: String, environment: String) throws(StoreError) -> Bool {
+        try StoreError.during("look up \(project)/\(environment)") { () throws(StoreError) -> Bool in
+            !(try connection.rows(
+                "SELECT 1 FROM environments e JOIN projects p ON p.id = e.project_id WHERE p.key = $1 AND e.key = $2",
+                [project, environment]
+            ).isEmpty)
         }
     }
 
@@ -129,12 +132,10 @@ public struct APIKeyStore: Sendable {
     // MARK: - Rows
 
     private static let select = """
-        SELECT k.id, p.key, e.key, k.type, k.name, k.prefix, encode(k.secret_hash, 'hex'),
+        SELECT k.id, k.project_key, k.environment_key, k.type, k.name, k.prefix, encode(k.secret_hash, 'hex'),
             extract(epoch FROM k.expires_at), extract(epoch FROM k.revoked_at), extract(epoch FROM k.last_used_at),
             extract(epoch FROM k.created_at)
         FROM api_keys k
-        JOIN environments e ON e.id = k.environment_id
-        JOIN projects p ON p.id = e.project_id
         """
 
     private static func record(_ row: SQLRow) throws(StoreError) -> APIKeyRecord {

@@ -39,6 +39,12 @@ struct StateProjection {
             RETURNING id
             """, [String(projectID), environment, branch, SQLParameter.bool(production)]
         ).int64(0)
+        // Keys made before the environment was first recorded name it by key alone.
+        try connection.query(
+            """
+            UPDATE api_keys SET environment_id = $1::bigint
+            WHERE environment_id IS NULL AND project_key = $2 AND environment_key = $3
+            """, [String(environmentID), project, environment])
         return EnvironmentIDs(organization: organizationID, project: projectID, environment: environmentID)
     }
 

@@ -29,7 +29,7 @@ struct DaemonCommand: AsyncParsableCommand {
     @Option(help: "Requests per second allowed per API key (default: off).") var rateLimit: String?
     @Option(help: "Requests a key may make at once before the rate applies (default: the rate).") var rateBurst: String?
     @Option(help: "Where a remote repository is mirrored.") var mirror: String?
-    @Option(help: "The folder of SQL migrations.") var migrations: String?
+    @Option(help: "A folder of SQL migrations to use instead of those built in.") var migrations: String?
 
     func run() async throws {
         let settings = try Settings(configFile: config)
@@ -48,7 +48,7 @@ struct DaemonCommand: AsyncParsableCommand {
         configuration.keysFile = settings.value("keys-file", keysFile)
         configuration.rateLimit = try Self.rateLimit(settings, rateLimit, rateBurst)
         configuration.mirror = settings.value("mirror", mirror)
-        configuration.migrations = settings.value("migrations", migrations) ?? Migrate.defaultMigrations()
+        configuration.migrations = settings.value("migrations", migrations)
 
         JSONLogHandler.bootstrap()
         let logger = Logger(label: "flagstaff.daemon")

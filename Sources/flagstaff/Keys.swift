@@ -48,6 +48,10 @@ struct KeysCommand: ParsableCommand {
             guard APIKeyType(rawValue: type) != nil else {
                 throw ValidationError("--type '\(type)' must be server, client or admin")
             }
+            for (option, value) in [("project", project), ("environment", environment)]
+            where value.wholeMatch(of: /[a-z0-9][a-z0-9_.-]{0,49}/) == nil {
+                throw ValidationError("--\(option) '\(value)' is not a key (lower-case letters, digits, '_', '.', '-')")
+            }
             if let expires, KeysFile.parseExpiry(expires) == nil {
                 throw ValidationError("--expires '\(expires)' is not a date (YYYY-MM-DD or RFC 3339)")
             }
@@ -63,10 +67,16 @@ struct KeysCommand: ParsableCommand {
             switch try store.target() {
             case .database(let url):
                 do {
-                    let number = try APIKeyStore(connection: PostgresConnection(url: url)).create(
+                    let keys = APIKeyStore(connection: try PostgresConnection(url: url))
+                    let number = try keys.create(
                         project: project, environment: environment, type: keyType.rawValue, name: name,
                         prefix: prefix, secretHash: hash, expiresAt: expiry)
                     id = String(number)
+                    if !(try keys.isRecorded(project: project, environment: environment)) {
+                        printError(
+                            "note: the daemon has not served \(project)/\(environment) yet; the key works once it "
+                                + "does (check the names against flagstaff.yaml)")
+                    }
                 } catch {
                     printError("error: \(error)")
                     throw ExitStatus.failed

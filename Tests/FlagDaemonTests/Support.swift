@@ -22,8 +22,6 @@ enum Paths {
         }
         return packageRoot.appendingPathComponent(".build/debug/flagstaff").path
     }()
-
-    static let migrations = packageRoot.appendingPathComponent("schemas/postgres").path
 }
 
 struct TestFailure: Error, CustomStringConvertible {
@@ -175,7 +173,6 @@ final class DaemonProcess: @unchecked Sendable {
         var environment = ProcessInfo.processInfo.environment.filter {
             !$0.key.hasPrefix("FLAGSTAFF_") || $0.key.hasPrefix("FLAGSTAFF_TEST")
         }
-        environment["FLAGSTAFF_MIGRATIONS"] = Paths.migrations
         for (key, value) in extra { environment[key] = value }
         let logFD = open(log.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         let devNull = open("/dev/null", O_WRONLY | O_CLOEXEC)

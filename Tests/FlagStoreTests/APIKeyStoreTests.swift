@@ -14,17 +14,27 @@ struct APIKeyStoreTests {
 
     let hash: [UInt8] = (0..<32).map { UInt8($0 * 7 % 256) }
 
-    @Test func aKeyForAnEnvironmentNotYetSyncedIsAClearError() throws {
-        let keys = APIKeyStore(connection: try TestDatabase.migrated())
-        do {
-            _ = try keys.create(
-                project: "shop", environment: "production", type: "server", name: "web", prefix: "fs_abc",
-                secretHash: hash, expiresAt: nil)
-            Issue.record("created a key for an unknown environment")
-        } catch {
-            #expect(error.description.contains("environment 'production' of project 'shop' is not in the database yet"))
-            #expect(error.description.contains("start the daemon once so it records environments"))
-        }
+    @Test func aKeyMadeBeforeTheFirstSyncWorksAndIsLinkedOnceTheEnvironmentIsRecorded() throws {
+        let db = try TestDatabase.migrated()
+        let keys = APIKeyStore(connection: db)
+        #expect(try keys.isRecorded(project: "shop", environment: "production") == false)
+        let id = try keys.create(
+            project: "shop", environment: "production", type: "server", name: "web", prefix: "fs_abc",
+            secretHash: hash, expiresAt: nil)
+        let found = try #require(try keys.find(prefix: "fs_abc"))
+        #expect(found.id == id)
+        #expect(found.project == "shop")
+        #expect(found.environment == "production")
+        #expect(try db.query("SELECT environment_id FROM api_keys WHERE id = $1::bigint", [String(id)]) == [[nil]])
+
+        try SyncStore(connection: db).apply(Fixtures.first, commit: "c1")
+        #expect(try keys.isRecorded(project: "shop", environment: "production"))
+        let linked = try db.query(
+            """
+            SELECT p.key, e.key FROM api_keys k JOIN environments e ON e.id = k.environment_id
+            JOIN projects p ON p.id = e.project_id WHERE k.id = $1::bigint
+            """, [String(id)])
+        #expect(linked == [["shop", "production"]], "the sync filled in environment_id")
     }
 
     @Test func createdKeysListWithTheirHashAndDates() throws {

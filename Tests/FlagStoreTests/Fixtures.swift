@@ -4,11 +4,25 @@ import Foundation
 import Testing
 
 extension TestDatabase {
-    /// A new database with every migration applied, and a connection to it.
+    /// A new database with every migration applied (the binary's own copy), and a connection to it.
     static func migrated() throws -> PostgresConnection {
         let connection = try PostgresConnection(url: try create())
-        try Migrator(directory: migrations).migrate(connection)
+        try Migrator.builtIn.migrate(connection)
         return connection
+    }
+
+    /// `url` with another user name, for connecting as another role (the test server trusts
+    /// every local connection).
+    static func url(_ url: String, user: String) -> String {
+        guard let scheme = url.range(of: "://"), let at = url[scheme.upperBound...].firstIndex(of: "@") else { return url }
+        return String(url[..<scheme.upperBound]) + user + String(url[at...])
+    }
+
+    /// The URL of the database a connection is on.
+    static func url(of connection: PostgresConnection) throws -> String {
+        let name = try connection.scalar("SELECT current_database()") ?? ""
+        let base = adminURL ?? ""
+        return String(base[..<(base.lastIndex(of: "/") ?? base.endIndex)]) + "/" + name
     }
 }
 

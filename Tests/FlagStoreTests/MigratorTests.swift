@@ -74,6 +74,70 @@ struct MigratorTests {
         #expect(try connection.query("SELECT version FROM schema_migrations").map { $0[0] } == ["001_good"])
     }
 
+    @Test func theBinarysCopyOfTheMigrationsEqualsTheFiles() throws {
+        let files = try Migrator(directory: TestDatabase.migrations).migrations
+        let embedded = Migrator.builtIn.migrations
+        #expect(embedded.map(\.version) == files.map(\.version), "run python3 scripts/embed-migrations.py")
+        for (built, file) in zip(embedded, files) {
+            #expect(Array(built.sql.utf8) == Array(file.sql.utf8), "\(file.version) differs: run scripts/embed-migrations.py")
+        }
+    }
+
+    @Test func theDaemonRoleAppendsAuditRowsButCannotChangeThemWhateverItSets() throws {
+        let owner = try TestDatabase.migrated()
+        let role = "daemon_" + UUID().uuidString.prefix(8).lowercased()
+        try owner.query("CREATE ROLE \(role) LOGIN IN ROLE flagstaff_writer")
+        let daemon = try PostgresConnection(url: TestDatabase.url(try TestDatabase.url(of: owner), user: role))
+        #expect(try daemon.scalar("SELECT current_user") == role)
+
+        // Nothing to migrate: the daemon's start only reads, which its role may.
+        #expect(try Migrator.builtIn.migrate(daemon).isEmpty)
+        // A sync writes state, snapshots, outbox and audit rows.
+        let store = SyncStore(connection: daemon)
+        try store.apply(Fixtures.first, commit: "c1")
+        #expect(try daemon.count("audit_logs") > 0)
+        #expect(try daemon.count("snapshots") == 1)
+
+        for sql in ["UPDATE audit_logs SET actor = 'Mallory'", "DELETE FROM audit_logs", "TRUNCATE audit_logs"] {
+            do {
+                try daemon.transaction { () throws(StoreError) in
+                    try daemon.query("SET LOCAL flagstaff.allow_audit_tamper = on")
+                    try daemon.query(sql)
+                }
+                Issue.record("the daemon's role could run: \(sql)")
+            } catch {
+                #expect(error.sqlState == "42501", "\(sql): \(error)")
+                #expect(error.message.contains("permission denied"), "\(error)")
+            }
+        }
+        // Nor can it change the schema or what the migrator recorded.
+        for sql in [
+            "DROP TRIGGER audit_logs_no_update_delete ON audit_logs", "DELETE FROM schema_migrations",
+            "CREATE TABLE sneaky (id int)",
+        ] {
+            #expect(throws: StoreError.self, "\(sql)") { try daemon.query(sql) }
+        }
+        #expect(try AuditLog.verify(on: daemon).isValid)
+    }
+
+    @Test func aRoleThatCannotMigrateSaysSoWhenMigrationsArePending() throws {
+        let url = try TestDatabase.create()
+        let owner = try PostgresConnection(url: url)
+        try Migrator.builtIn.migrate(owner)
+        let role = "daemon_" + UUID().uuidString.prefix(8).lowercased()
+        try owner.query("CREATE ROLE \(role) LOGIN IN ROLE flagstaff_writer")
+        let daemon = try PostgresConnection(url: TestDatabase.url(url, user: role))
+        let newer = Migrator(migrations: Migrator.embedded + [.init(version: "999_next", sql: "CREATE TABLE next (id int);")])
+        #expect(try newer.pending(daemon) == ["999_next"])
+        do {
+            try newer.migrate(daemon)
+            Issue.record("the daemon's role changed the schema")
+        } catch let error as StoreError {
+            #expect(error.sqlState == "42501", "\(error)")
+            #expect(error.operation.contains("999_next"))
+        }
+    }
+
     @Test func anUnreachableDatabaseIsAClearError() {
         do {
             _ = try PostgresConnection(url: "postgresql://nobody@127.0.0.1:1/none?connect_timeout=2")
