@@ -63,6 +63,10 @@ final class SyncEngine: @unchecked Sendable {
                 segments: differing(snapshot.segments.map(\.key), pieces.segmentJSON, segments))
         }
     }
+    /// The audit head last anchored in the repository, once read (`.some(nil)`: none yet).
+    private var anchoredHead: AuditHead??
+    /// The last problem logged about the anchor, so that a lasting one is logged once.
+    private var anchorProblem: String?
     private let leaderFlag = LockedFlag()
     /// Whether this daemon syncs; read from other threads (status, the loop's timing).
     var isLeader: Bool {
@@ -122,6 +126,7 @@ final class SyncEngine: @unchecked Sendable {
             var outcome = Outcome()
             if !flushOutbox() { outcome.failed = true }
             if !sync() { outcome.failed = true }
+            anchorAuditHead()
             return outcome
         }
         return Outcome(failed: !sync())
@@ -252,11 +257,13 @@ final class SyncEngine: @unchecked Sendable {
         let diagnostics = formatter.render(errors)
         let first = errors.first.map { "\($0.location.file):\($0.location.line):\($0.location.column): \($0.message)" }
         let summary = "commit \(tip.short) rejected: \(errors.count) error(s)" + (first.map { "; first: \($0)" } ?? "")
+        let concerned = Self.projectsConcerned(by: errors, in: manifest)
+        let bystanders = manifest.projects.map(\.key).filter { !concerned.contains($0) }
         for environment in environments {
             if configuration.postgres != nil {
                 do {
                     let store = SyncStore(connection: try databaseConnection())
-                    for project in manifest.projects {
+                    for project in manifest.projects where concerned.contains(project.key) {
                         _ = try store.recordRejection(
                             organization: manifest.organization, project: project.key, environment: environment.key,
                             branch: branch, production: environment.production, commit: tip.hex, author: author,
@@ -269,19 +276,43 @@ final class SyncEngine: @unchecked Sendable {
                 }
             }
             handledTips[environment.key] = tip
-            noteState(manifest, environment.key) {
+            noteState(manifest, environment.key, projects: concerned) {
                 $0.lastSeenCommit = tip.hex
                 $0.lastCheck = Date()
                 $0.lastError = summary
                 $0.lastErrorAt = Date()
                 $0.rejectedCommits += 1
             }
+            // A commit is applied whole or not at all: the other projects keep their snapshot
+            // too, and say which project holds them back.
+            let heldBack =
+                "commit \(tip.short) not applied: it does not compile in "
+                + concerned.sorted().map { "'\($0)'" }.joined(separator: ", ") + " (see that project's status)"
+            noteState(manifest, environment.key, projects: Set(bystanders)) {
+                $0.lastSeenCommit = tip.hex
+                $0.lastCheck = Date()
+                $0.lastError = heldBack
+                $0.lastErrorAt = Date()
+            }
             log.error(
                 "commit rejected; the last good snapshot keeps serving",
                 metadata: ["environment": "\(environment.key)", "errors": "\(errors.count)",
-                           "first": "\(first ?? "")"])
+                           "projects": "\(concerned.sorted().joined(separator: ","))", "first": "\(first ?? "")"])
         }
         return true
+    }
+
+    /// The projects whose files the errors are in; every project when one is outside them
+    /// (the manifest, or a file of no declared project).
+    static func projectsConcerned(by errors: [Diagnostic], in manifest: Manifest) -> Set<String> {
+        let all = Set(manifest.projects.map(\.key))
+        var concerned: Set<String> = []
+        for error in errors {
+            guard let folder = error.location.file.split(separator: "/").first.map(String.init), all.contains(folder)
+            else { return all }
+            concerned.insert(folder)
+        }
+        return concerned.isEmpty ? all : concerned
     }
 
     /// Applies one compiled snapshot: PostgreSQL (with its outbox row), Redis, then the swap.
@@ -586,9 +617,57 @@ final class SyncEngine: @unchecked Sendable {
         }
     }
 
-    private func noteState(_ manifest: Manifest, _ environment: String, _ change: (inout SyncState) -> Void) {
-        for project in manifest.projects {
+    private func noteState(
+        _ manifest: Manifest, _ environment: String, projects: Set<String>? = nil, _ change: (inout SyncState) -> Void
+    ) {
+        for project in manifest.projects where projects?.contains(project.key) ?? true {
             registry.updateState(EnvironmentKey(project: project.key, environment: environment), change)
+        }
+    }
+
+    // MARK: Audit head
+
+    /// Records the newest audit row's id and hash outside PostgreSQL: in the reference
+    /// `refs/flagstaff/audit-head` of the repository (or mirror) and in the log. The anchor
+    /// only moves forward, and only while the row it names is still there unchanged, so a
+    /// log whose newest rows were deleted is never re-anchored at its shorter end.
+    private func anchorAuditHead() {
+        guard configuration.postgres != nil else { return }
+        do {
+            let connection = try databaseConnection()
+            guard let head = try AuditLog.head(on: connection) else { return }
+            let repository = try openRepository()
+            if anchoredHead == nil {
+                anchoredHead = .some(try repository.referencedBlob(AuditHead.reference).flatMap(AuditHead.init(decoding:)))
+            }
+            if let anchored = anchoredHead ?? nil {
+                if head == anchored { return }
+                let stored = try AuditLog.storedHash(ofRow: anchored.id, on: connection)
+                guard stored == anchored.hash, head.id > anchored.id else {
+                    let problem =
+                        stored == nil
+                        ? "the anchored audit row \(anchored.id) is gone from the log (which ends at row \(head.id))"
+                        : "the anchored audit row \(anchored.id) was changed"
+                    if anchorProblem != problem {
+                        anchorProblem = problem
+                        logger.critical(
+                            "audit trail tampered with: the anchor stays where it is; run flagstaff audit verify",
+                            metadata: ["problem": "\(problem)", "anchored": "\(anchored.id):\(anchored.hash)"])
+                    }
+                    return
+                }
+            }
+            try repository.setReference(
+                AuditHead.reference, toBlob: head.encoded, message: "flagstaff: audit head \(head.id)")
+            anchoredHead = .some(head)
+            anchorProblem = nil
+            logger.info("audit head", metadata: ["id": "\(head.id)", "hash": "\(head.hash)"])
+        } catch {
+            let problem = "\(error)"
+            if anchorProblem != problem {
+                anchorProblem = problem
+                logger.error("the audit head could not be anchored; will retry", metadata: ["error": "\(problem)"])
+            }
         }
     }
 

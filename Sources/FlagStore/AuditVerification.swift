@@ -7,10 +7,13 @@ public struct AuditVerification: Sendable, Hashable {
     /// The first row, in id order, where the chain does not hold.
     public var firstBroken: BrokenAuditRow?
     public var isValid: Bool { firstBroken == nil }
+    /// The anchored head the log was checked against, when one was given and reached.
+    public var anchor: AuditHead?
 
-    public init(rowsChecked: Int, firstBroken: BrokenAuditRow?) {
+    public init(rowsChecked: Int, firstBroken: BrokenAuditRow?, anchor: AuditHead? = nil) {
         self.rowsChecked = rowsChecked
         self.firstBroken = firstBroken
+        self.anchor = anchor
     }
 }
 
@@ -38,14 +41,18 @@ extension AuditLog {
 
     /// Walks `audit_logs` in id order in one consistent read, recomputing each row's hash and
     /// checking that its `prev_hash` is the hash of the row before it. Stops at the first
-    /// broken row. Deleting the newest rows leaves a shorter chain that still holds: keep
-    /// the latest hash somewhere else as well to catch that.
-    public static func verify(on connection: PostgresConnection) throws(StoreError) -> AuditVerification {
+    /// broken row. Deleting the newest rows leaves a shorter chain that still holds; an
+    /// `anchor` (the head as it was recorded outside PostgreSQL, from `source`) catches that:
+    /// the row it names must be there with the same hash.
+    public static func verify(
+        on connection: PostgresConnection, anchor: AuditHead? = nil, source: String = "the anchored head"
+    ) throws(StoreError) -> AuditVerification {
         try StoreError.during("verify the audit chain") { () throws(StoreError) -> AuditVerification in
             try connection.transaction { () throws(StoreError) -> AuditVerification in
                 try connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                 var checked = 0
                 var previous: (id: Int64, hash: String)?
+                var anchorSeen = false
                 while true {
                     let page = try connection.rows(
                         """
@@ -60,11 +67,38 @@ extension AuditLog {
                         if let problem = try check(row, id: id, storedHash: stored, previous: previous) {
                             return AuditVerification(rowsChecked: checked, firstBroken: problem)
                         }
+                        if let anchor, anchor.id == id, anchor.hash != stored {
+                            return AuditVerification(
+                                rowsChecked: checked,
+                                firstBroken: BrokenAuditRow(
+                                    id: id, action: try row.string(3), resource: "\(try row.string(6)) \(try row.string(7))",
+                                    problem: "its hash is not the one \(source) records (\(anchor.hash.prefix(12))…): "
+                                        + "the log was rewritten from here or before, hashes recomputed"))
+                        }
+                        if anchor?.id == id { anchorSeen = true }
                         checked += 1
                         previous = (id, stored)
                     }
-                    if page.count < verifyPageSize { return AuditVerification(rowsChecked: checked, firstBroken: nil) }
+                    if page.count < verifyPageSize { break }
                 }
+                guard let anchor else { return AuditVerification(rowsChecked: checked, firstBroken: nil) }
+                if anchorSeen { return AuditVerification(rowsChecked: checked, firstBroken: nil, anchor: anchor) }
+                let newest = previous?.id
+                if let newest, newest > anchor.id {
+                    return AuditVerification(
+                        rowsChecked: checked,
+                        firstBroken: BrokenAuditRow(
+                            id: anchor.id, action: "missing", resource: "the anchored row",
+                            problem: "\(source) names \(anchor), which is not in the log although later rows "
+                                + "are: rows were deleted and the chain rebuilt after them"))
+                }
+                let from = newest.map { "row \($0)" } ?? "an empty log"
+                return AuditVerification(
+                    rowsChecked: checked,
+                    firstBroken: BrokenAuditRow(
+                        id: anchor.id, action: "missing", resource: "rows after \(newest.map(String.init) ?? "none")",
+                        problem: "rows were deleted from the end of the log: \(source) names \(anchor), "
+                            + "but the log ends at \(from)"))
             }
         }
     }

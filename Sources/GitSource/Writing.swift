@@ -98,3 +98,34 @@ extension GitRepository {
         }
     }
 }
+
+// MARK: Notes kept in references
+
+extension GitRepository {
+    /// Points the reference `name` (a full name such as `refs/flagstaff/audit-head`) at a new
+    /// blob holding `bytes`, replacing what it pointed at. Outside `refs/heads/`, so no
+    /// branch, work tree or fetch (which mirrors branches only) ever sees it.
+    public func setReference(_ name: String, toBlob bytes: [UInt8], message: String) throws(GitError) {
+        let blob = try writeBlob(bytes)
+        try withHandle { repo throws(GitError) in
+            var oid = blob.raw
+            var reference: OpaquePointer?
+            let code = git_reference_create(&reference, repo, name, &oid, 1, message)
+            guard code == 0 else { throw GitError.last("write reference '\(name)'", code) }
+            git_reference_free(reference)
+        }
+    }
+
+    /// The content of the blob that the reference `name` points at, or nil when there is
+    /// no such reference.
+    public func referencedBlob(_ name: String) throws(GitError) -> [UInt8]? {
+        let id = try withHandle { repo throws(GitError) -> ObjectID? in
+            var oid = git_oid()
+            let code = git_reference_name_to_id(&oid, repo, name)
+            if code == GIT_ENOTFOUND.rawValue { return nil }
+            guard code == 0 else { throw GitError.last("read reference '\(name)'", code) }
+            return ObjectID(oid)
+        }
+        return try id.map { id throws(GitError) in try blob(id) }
+    }
+}

@@ -194,32 +194,3 @@ struct KeysCommand: ParsableCommand {
         }
     }
 }
-
-struct Audit: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Check the audit trail.", subcommands: [Verify.self])
-
-    struct Verify: ParsableCommand {
-        static let configuration = CommandConfiguration(
-            abstract: "Recompute the audit chain and name the first broken row (exit 1).")
-        @Option(help: "PostgreSQL URL.") var postgres: String?
-
-        func run() throws {
-            let settings = try Settings(configFile: nil)
-            guard let url = settings.value("postgres", postgres) else {
-                throw ValidationError("give --postgres URL (or FLAGSTAFF_POSTGRES)")
-            }
-            do {
-                let result = try AuditLog.verify(on: PostgresConnection(url: url))
-                if let broken = result.firstBroken {
-                    print("audit chain BROKEN after \(result.rowsChecked) good row(s): \(broken)")
-                    throw ExitStatus.failed
-                }
-                print("audit chain valid: \(result.rowsChecked) row(s)")
-            } catch let error as StoreError {
-                printError("error: \(error)")
-                throw ExitStatus.failed
-            }
-        }
-    }
-}

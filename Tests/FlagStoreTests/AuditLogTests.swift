@@ -132,6 +132,58 @@ struct AuditLogTests {
         #expect(broken.problem.contains("prev_hash does not match row \(rows[2])"), "\(broken)")
     }
 
+    @Test func theNewestRowsDeletedAreNamedAgainstTheAnchoredHead() throws {
+        let db = try chain()
+        let rows = try ids(db)
+        let head = try #require(try AuditLog.head(on: db))
+        #expect(head.id == rows.last)
+        #expect(try AuditLog.verify(on: db, anchor: head).anchor == head, "an intact log reaches its anchor")
+
+        try tamper(db, "DELETE FROM audit_logs WHERE id >= \(rows[6])")
+        #expect(try AuditLog.verify(on: db).isValid, "without the anchor, a shortened chain still holds")
+        let result = try AuditLog.verify(on: db, anchor: head, source: "refs/flagstaff/audit-head in repo")
+        let broken = try #require(result.firstBroken)
+        #expect(broken.id == head.id)
+        #expect(broken.action == "missing")
+        #expect(broken.problem.contains("deleted from the end"), "\(broken)")
+        #expect(broken.problem.contains("the log ends at row \(rows[5])"), "\(broken)")
+        #expect(broken.problem.contains("refs/flagstaff/audit-head in repo names row \(head.id)"), "\(broken)")
+        #expect(result.rowsChecked == 6)
+    }
+
+    @Test func aLogShortenedAndThenAppendedToIsCaughtAtTheAnchoredRow() throws {
+        let db = try chain()
+        let rows = try ids(db)
+        let head = try #require(try AuditLog.head(on: db))
+        try tamper(db, "DELETE FROM audit_logs WHERE id >= \(rows[6])")
+        // New rows chain onto the shorter end, so the chain alone holds again.
+        try db.transaction { () throws(StoreError) in
+            try AuditLog.append([AuditRecord(actor: "a", action: "test.later", resourceType: "t", resourceKey: "k")], on: db)
+        }
+        #expect(try AuditLog.verify(on: db).isValid)
+        let broken = try #require(try AuditLog.verify(on: db, anchor: head).firstBroken)
+        #expect(broken.id == head.id)
+        #expect(broken.problem.contains("not in the log although later rows are"), "\(broken)")
+    }
+
+    @Test func aHeadRowWhoseHashDiffersFromTheAnchorIsNamed() throws {
+        let db = try chain()
+        let head = try #require(try AuditLog.head(on: db))
+        let forged = AuditHead(id: head.id, hash: String(repeating: "a", count: 64))
+        let broken = try #require(try AuditLog.verify(on: db, anchor: forged).firstBroken)
+        #expect(broken.id == head.id)
+        #expect(broken.problem.contains("hash is not the one"), "\(broken)")
+    }
+
+    @Test func theAnchorEncodingRoundTripsAndRefusesAnythingElse() {
+        let head = AuditHead(id: 42, hash: String(repeating: "0123456789abcdef", count: 4))
+        #expect(String(decoding: head.encoded, as: UTF8.self) == #"{"hash":"\#(head.hash)","id":42}"#)
+        #expect(AuditHead(decoding: head.encoded) == head)
+        for bad in [#"{"id":1}"#, #"{"id":"1","hash":"\#(head.hash)"}"#, #"{"id":1,"hash":"XYZ"}"#, "", "[]"] {
+            #expect(AuditHead(decoding: Array(bad.utf8)) == nil, "\(bad)")
+        }
+    }
+
     @Test func theTableRefusesUpdatesAndDeletesWithoutTheSessionSetting() throws {
         let db = try chain()
         for sql in ["UPDATE audit_logs SET actor = 'x'", "DELETE FROM audit_logs", "TRUNCATE audit_logs"] {
