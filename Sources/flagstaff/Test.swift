@@ -30,12 +30,13 @@ struct Test: ParsableCommand {
         }
         var lines: [String] = []
         for result in compilation.tests {
-            let name = "\(result.project)/\(result.flag) [\(result.environment)]"
-                + (result.name.map { " \($0)" } ?? " line \(result.location.line)")
+            // Where the test is written, as `validate` names places, so an editor can jump there.
+            let place = "\(repository.displayPrefix)\(result.location.file):\(result.location.line):\(result.location.column)"
+            let name = "\(result.project)/\(result.flag) [\(result.environment)]" + (result.name.map { " \($0)" } ?? "")
             if let failure = result.failure {
-                lines.append("FAIL \(name): \(failure)")
+                lines.append("\(place): FAIL \(name): \(failure)")
             } else if verbose {
-                lines.append("ok   \(name)")
+                lines.append("\(place): ok   \(name)")
             }
         }
         if format == .text {

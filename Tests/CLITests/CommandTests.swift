@@ -117,7 +117,12 @@ struct CommandTests {
             ], under: dir)
         let failing = try CLI.run(["test", "--repo", dir.path])
         #expect(failing.status == 1)
-        #expect(failing.stdout.contains("FAIL shop/f [production] wrong: expected variant 'on', got variant 'off'"))
+        #expect(
+            failing.stdout.contains(
+                "shop/flags/f.yaml:3:5: FAIL shop/f [production] wrong: expected variant 'on', got variant 'off'"),
+            "\(failing.stdout)")
+        let verbose = try CLI.run(["test", "--repo", "flags", "--verbose"])
+        #expect(verbose.stdout.split(separator: "\n").dropLast().allSatisfy { $0.contains(".yaml:") && $0.contains(": ok ") })
         #expect(failing.stdout.contains("0 passed, 2 failed"))
     }
 
