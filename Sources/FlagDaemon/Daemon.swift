@@ -30,10 +30,12 @@ public enum Daemon {
         }
         let doorbell = Doorbell()
         let heartbeat = Heartbeat()
+        var serverConfiguration = FlagServer.Configuration(
+            host: configuration.host, port: configuration.port, rateLimit: configuration.rateLimit,
+            webhookSecret: configuration.webhookSecret, role: "daemon")
+        serverConfiguration.tls = configuration.tls
         let server = FlagServer(
-            configuration: FlagServer.Configuration(
-                host: configuration.host, port: configuration.port, rateLimit: configuration.rateLimit,
-                webhookSecret: configuration.webhookSecret, role: "daemon"),
+            configuration: serverConfiguration,
             registry: registry, metrics: metrics, authentication: setup.authentication,
             onWebhook: { push in
                 logger.info(
@@ -47,9 +49,12 @@ public enum Daemon {
                 ]
             })
         let host = configuration.host
-        let application = server.application(logger: logger) { port in
-            logger.notice("listening", metadata: ["address": "\(host):\(port)", "port": "\(port)"])
-            SystemdNotifier.notify("READY=1\nSTATUS=serving on \(host):\(port)")
+        let scheme = configuration.tls == nil ? "http" : "https"
+        // A certificate or key that cannot be used stops the start here (TLSSetupError).
+        let application = try server.application(logger: logger) { port in
+            logger.notice(
+                "listening", metadata: ["address": "\(host):\(port)", "port": "\(port)", "scheme": "\(scheme)"])
+            SystemdNotifier.notify("READY=1\nSTATUS=serving \(scheme) on \(host):\(port)")
         }
 
         var services: [any Service] = [

@@ -17,6 +17,8 @@ public struct DaemonConfiguration: Sendable {
     public var redisPrefix: String = "flagstaff"
     public var host: String = "127.0.0.1"
     public var port: Int = 8080
+    /// Serve HTTPS with this certificate and key (`--tls-cert`, `--tls-key`).
+    public var tls: TLSFiles?
     public var pollInterval: Duration = .seconds(5)
     public var webhookSecret: String?
     public var noAuth: Bool = false

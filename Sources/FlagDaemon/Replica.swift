@@ -12,6 +12,8 @@ public struct ReplicaConfiguration: Sendable {
     public var redisPrefix: String = "flagstaff"
     public var host: String = "127.0.0.1"
     public var port: Int = 8080
+    /// Serve HTTPS with this certificate and key (`--tls-cert`, `--tls-key`).
+    public var tls: TLSFiles?
     public var postgres: String?
     public var keysFile: String?
     public var noAuth: Bool = false
@@ -45,15 +47,20 @@ public enum Replica {
                 pool: pool, refresh: .seconds(5), logger: logger)
         }
         let follower = RedisFollower(configuration: configuration, registry: registry, logger: logger)
+        var serverConfiguration = FlagServer.Configuration(
+            host: configuration.host, port: configuration.port, rateLimit: configuration.rateLimit, role: "replica")
+        serverConfiguration.tls = configuration.tls
         let server = FlagServer(
-            configuration: FlagServer.Configuration(
-                host: configuration.host, port: configuration.port, rateLimit: configuration.rateLimit, role: "replica"),
+            configuration: serverConfiguration,
             registry: registry, metrics: metrics, authentication: setup.authentication,
             statusExtras: { ["redisConnected": .bool(follower.isConnected)] })
         let host = configuration.host
-        let application = server.application(logger: logger) { port in
-            logger.notice("listening", metadata: ["address": "\(host):\(port)", "port": "\(port)"])
-            SystemdNotifier.notify("READY=1\nSTATUS=serving on \(host):\(port)")
+        let scheme = configuration.tls == nil ? "http" : "https"
+        // A certificate or key that cannot be used stops the start here (TLSSetupError).
+        let application = try server.application(logger: logger) { port in
+            logger.notice(
+                "listening", metadata: ["address": "\(host):\(port)", "port": "\(port)", "scheme": "\(scheme)"])
+            SystemdNotifier.notify("READY=1\nSTATUS=serving \(scheme) on \(host):\(port)")
         }
         var services: [any Service] = [application, FollowService(follower: follower, pool: pool)]
         if let keyService = setup.keyService { services.append(keyService) }

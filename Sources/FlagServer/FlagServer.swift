@@ -22,6 +22,8 @@ public struct FlagServer: Sendable {
         public var keepAliveInterval: Duration
         /// "daemon" or "replica", reported by `/api/v1/status`.
         public var role: String
+        /// Serve HTTPS with this certificate and key; plain HTTP when nil.
+        public var tls: TLSFiles?
 
         public init(
             host: String = "127.0.0.1", port: Int = 8080, maxBodySize: Int = 64 * 1024,
@@ -64,12 +66,14 @@ public struct FlagServer: Sendable {
     }
 
     /// The Hummingbird application: a Service to run in the daemon's ServiceGroup.
-    /// `onListening` receives the bound port (useful with port 0).
+    /// `onListening` receives the bound port (useful with port 0). Throws when the TLS
+    /// certificate or key cannot be used.
     public func application(
         logger: Logger, onListening: @escaping @Sendable (Int) async -> Void = { _ in }
-    ) -> some ApplicationProtocol {
+    ) throws(TLSSetupError) -> some ApplicationProtocol {
         Application(
             responder: Dispatcher(server: self),
+            server: try serverBuilder(.http1()),
             configuration: ApplicationConfiguration(
                 address: .hostname(configuration.host, port: configuration.port), serverName: nil),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },

@@ -22,6 +22,8 @@ struct DaemonCommand: AsyncParsableCommand {
     @Option(help: "Redis URL (redis://host:port).") var redis: String?
     @Option(help: "Prefix of Redis keys and channels (default: flagstaff).") var redisPrefix: String?
     @Option(help: "Address to serve HTTP on (default: 127.0.0.1:8080).") var listen: String?
+    @Option(help: "Serve HTTPS: the PEM certificate chain (with --tls-key).") var tlsCert: String?
+    @Option(help: "Serve HTTPS: the PEM private key (with --tls-cert).") var tlsKey: String?
     @Option(help: "Seconds between polls of the repository (default: 5).") var pollInterval: String?
     @Option(help: "Secret of the POST /hooks/git webhook (HMAC-SHA256).") var webhookSecret: String?
     @Flag(help: "Serve without API keys (local use only).") var noAuth = false
@@ -40,6 +42,7 @@ struct DaemonCommand: AsyncParsableCommand {
         configuration.redis = settings.value("redis", redis)
         configuration.redisPrefix = settings.value("redis-prefix", redisPrefix) ?? "flagstaff"
         (configuration.host, configuration.port) = try Settings.listen(settings.value("listen", listen) ?? "127.0.0.1:8080")
+        configuration.tls = try Settings.tls(settings, tlsCert, tlsKey)
         if let text = settings.value("poll-interval", pollInterval) {
             configuration.pollInterval = try Settings.seconds(text, option: "poll-interval")
         }
@@ -55,6 +58,9 @@ struct DaemonCommand: AsyncParsableCommand {
         do {
             try await Daemon.run(configuration, logger: logger)
         } catch let error as SetupError {
+            printError("error: \(error)")
+            throw ExitStatus.failed
+        } catch let error as TLSSetupError {
             printError("error: \(error)")
             throw ExitStatus.failed
         }
@@ -85,6 +91,8 @@ struct ReplicaCommand: AsyncParsableCommand {
     @Option(help: "Redis URL (redis://host:port).") var redis: String?
     @Option(help: "Prefix of Redis keys and channels (default: flagstaff).") var redisPrefix: String?
     @Option(help: "Address to serve HTTP on (default: 127.0.0.1:8080).") var listen: String?
+    @Option(help: "Serve HTTPS: the PEM certificate chain (with --tls-key).") var tlsCert: String?
+    @Option(help: "Serve HTTPS: the PEM private key (with --tls-cert).") var tlsKey: String?
     @Option(help: "PostgreSQL URL, for API keys.") var postgres: String?
     @Option(help: "API keys from a file of hashes instead of PostgreSQL.") var keysFile: String?
     @Flag(help: "Serve without API keys (local use only).") var noAuth = false
@@ -101,6 +109,7 @@ struct ReplicaCommand: AsyncParsableCommand {
         var configuration = ReplicaConfiguration(redis: redisURL)
         configuration.redisPrefix = settings.value("redis-prefix", redisPrefix) ?? "flagstaff"
         (configuration.host, configuration.port) = try Settings.listen(settings.value("listen", listen) ?? "127.0.0.1:8080")
+        configuration.tls = try Settings.tls(settings, tlsCert, tlsKey)
         configuration.postgres = settings.value("postgres", postgres)
         configuration.keysFile = settings.value("keys-file", keysFile)
         configuration.noAuth = settings.flag("no-auth", noAuth)
@@ -114,6 +123,9 @@ struct ReplicaCommand: AsyncParsableCommand {
         do {
             try await Replica.run(configuration, logger: logger)
         } catch let error as SetupError {
+            printError("error: \(error)")
+            throw ExitStatus.failed
+        } catch let error as TLSSetupError {
             printError("error: \(error)")
             throw ExitStatus.failed
         }

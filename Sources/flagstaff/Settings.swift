@@ -1,4 +1,5 @@
 import ArgumentParser
+import FlagServer
 import Foundation
 
 /// Option values as SPEC §13 orders them: the command line, then `FLAGSTAFF_<NAME>` in the
@@ -36,8 +37,18 @@ struct Settings {
     static let names: Set<String> = [
         "repo", "root", "control-branch", "postgres", "redis", "redis-prefix", "listen", "poll-interval",
         "webhook-secret", "no-auth", "keys-file", "rate-limit", "rate-burst", "mirror", "migrations", "project",
-        "environment",
+        "environment", "tls-cert", "tls-key",
     ]
+
+    /// `--tls-cert` and `--tls-key`, both or neither.
+    static func tls(_ settings: Settings, _ cert: String?, _ key: String?) throws -> TLSFiles? {
+        switch (settings.value("tls-cert", cert), settings.value("tls-key", key)) {
+        case (nil, nil): return nil
+        case (let cert?, let key?): return TLSFiles(certificate: cert, key: key)
+        case (nil, _): throw ValidationError("--tls-key needs --tls-cert (the certificate chain it belongs to)")
+        case (_, nil): throw ValidationError("--tls-cert needs --tls-key (its private key)")
+        }
+    }
 
     /// `FLAGSTAFF_POLL_INTERVAL` for `poll-interval`.
     static func environmentName(_ name: String) -> String {

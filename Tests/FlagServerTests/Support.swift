@@ -76,7 +76,7 @@ func withServer<T: Sendable>(
     var logger = Logger(label: "test")
     logger.logLevel = .critical
     let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-    let application = server.application(logger: logger) { port in continuation.yield(port) }
+    let application = try server.application(logger: logger) { port in continuation.yield(port) }
     return try await withThrowingTaskGroup(of: T?.self) { group in
         group.addTask {
             try await application.runService(gracefulShutdownSignals: [])
