@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(
     pkg-config libyaml-dev libgit2-dev libpq-dev libhiredis-dev   # linked by the build
-    git curl postgresql redis-server                                # used by tests and the demo
+    git curl openssl postgresql redis-server                        # used by tests and the demo
     python3 python3-pip                                             # the schema check, the SDK test
 )
 
@@ -30,4 +30,4 @@ if ! python3 -c 'import jsonschema, ruamel.yaml, openfeature.contrib.provider.of
         || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages "${python_packages[@]}"
 fi
 
-command -v swift >/dev/null || { echo "swift is not on PATH (expected Swift 6.1 or newer)" >&2; exit 1; }
+command -v swift >/dev/null || { echo "swift is not on PATH (expected Swift 6.2 or newer)" >&2; exit 1; }

@@ -7,8 +7,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
-swift build -c release --product flagstaff
-bin="$PWD/.build/release/flagstaff"
+if [ -n "${FLAGSTAFF_BIN:-}" ]; then
+    bin="$FLAGSTAFF_BIN"          # a binary built already (the test suite's)
+else
+    swift build -c release --product flagstaff
+    bin="$PWD/.build/release/flagstaff"
+fi
 
 source scripts/services.sh
 if [ -z "${FLAGSTAFF_POSTGRES:-}" ] || [ -z "${FLAGSTAFF_REDIS:-}" ]; then
@@ -25,9 +29,19 @@ if [ ! -d "$demo/.git" ]; then
     git -C "$demo" init -q -b main
     git -C "$demo" -c user.name="Flagstaff demo" -c user.email=demo@flagstaff.invalid add -A
     git -C "$demo" -c user.name="Flagstaff demo" -c user.email=demo@flagstaff.invalid commit -q -m "flags from the Flagstaff repository"
+    # The walkthrough commits here: name someone if git has nobody configured.
+    git -C "$demo" config user.email >/dev/null || git -C "$demo" config user.email demo@flagstaff.invalid
+    git -C "$demo" config user.name >/dev/null || git -C "$demo" config user.name "Flagstaff demo"
     git -C "$demo" branch staging
     git -C "$demo" branch development
 fi
+mkdir -p .scratch
+# For a second terminal: `source .scratch/demo.env` (the README's walkthrough does).
+cat > .scratch/demo.env <<EOT
+export PG='$FLAGSTAFF_POSTGRES'
+export REDIS='$FLAGSTAFF_REDIS'
+export REDIS_PORT='$(printf %s "$FLAGSTAFF_REDIS" | sed -E 's|.*:([0-9]+).*|\1|')'
+EOT
 "$bin" validate --repo "$demo" --root flags
 "$bin" test --repo "$demo" --root flags
 

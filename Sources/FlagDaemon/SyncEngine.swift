@@ -148,6 +148,10 @@ final class SyncEngine: @unchecked Sendable {
             let compiled = Compiler().compile(ManifestOnly(tree), options: CompileOptions(runTests: false))
             if let manifest = compiled.manifest {
                 self.manifest = manifest
+                registry.expect(
+                    Set(manifest.projects.flatMap { project in
+                        manifest.environments.map { EnvironmentKey(project: project.key, environment: $0.key) }
+                    }))
             } else if manifest == nil {
                 noteFailure("the control branch '\(configuration.controlBranch)' has no valid manifest")
                 return false

@@ -123,10 +123,13 @@ extension FlagServer {
             return .success(active)
         }
         if let production = SnapshotRegistry.production(of: inProject) { return .success(production) }
+        let servedNames = inProject.map(\.environment).sorted().joined(separator: ", ")
         return .failure(
             .badRequest(
-                "project '\(project)' has no single production environment: "
-                    + "choose one with the X-Flagstaff-Environment header"))
+                (inProject.contains { $0.snapshot.production }
+                    ? "project '\(project)' has several production environments (\(servedNames))"
+                    : "project '\(project)' serves no production environment (yet; it serves \(servedNames))")
+                    + ": choose one with the X-Flagstaff-Environment header"))
     }
 
     static func format(_ rate: Double) -> String {

@@ -156,9 +156,16 @@ struct Dispatcher: HTTPResponder {
 
 extension FlagServer {
     func readiness() -> Response {
-        registry.isEmpty
-            ? Responses.text("not ready: no snapshot is served yet\n", status: .serviceUnavailable)
-            : Responses.text("ready\n")
+        if registry.isEmpty {
+            return Responses.text("not ready: no snapshot is served yet\n", status: .serviceUnavailable)
+        }
+        let pending = registry.pending
+        if !pending.isEmpty {
+            return Responses.text(
+                "not ready: not served yet: \(pending.map(\.description).joined(separator: ", "))\n",
+                status: .serviceUnavailable)
+        }
+        return Responses.text("ready\n")
     }
 
     func status(_ request: Request) -> Response {

@@ -97,6 +97,8 @@ public final class SnapshotRegistry: @unchecked Sendable {
     /// What a request without key or headers is about, kept from swap to swap (see `target`).
     private var preferred: ActiveSnapshot?
     private var notFoundTotals: [EnvironmentKey: UInt64] = [:]
+    /// The environments the manifest names, once the daemon has read it; nil for a replica.
+    private var expected: Set<EnvironmentKey>?
 
     public init() {}
 
@@ -162,6 +164,25 @@ public final class SnapshotRegistry: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         return active.isEmpty
+    }
+
+    /// Names the environments that should be served (the daemon, from the manifest), so
+    /// that readiness waits for all of them rather than the first.
+    public func expect(_ keys: Set<EnvironmentKey>) {
+        lock.lock()
+        defer { lock.unlock() }
+        expected = keys
+    }
+
+    /// Expected environments that are neither served nor dealt with yet (a branch that was
+    /// read and rejected, or is missing, counts as dealt with: waiting would never end).
+    public var pending: [EnvironmentKey] {
+        lock.lock()
+        defer { lock.unlock() }
+        guard let expected else { return [] }
+        return expected.filter { key in
+            active[key] == nil && states[key].map { $0.lastCheck == nil && $0.lastError == nil } ?? true
+        }.sorted()
     }
 
     // MARK: Evaluation counts

@@ -131,6 +131,35 @@ struct OFREPTests {
         }
     }
 
+    @Test func readinessWaitsForEveryEnvironmentTheManifestNames() async throws {
+        let registry = SnapshotRegistry()
+        let snapshots = try demoSnapshots()
+        let production = try #require(snapshots.first { $0.environment == "production" })
+        registry.expect([
+            EnvironmentKey(project: "shop", environment: "production"),
+            EnvironmentKey(project: "shop", environment: "staging"),
+        ])
+        registry.swap(ActiveSnapshot(snapshot: production, revision: 1))
+        let server = FlagServer(configuration: .init(port: 0), registry: registry, authentication: .none)
+        try await withServer(server) { port throws in
+            let waiting = try await request(port, "GET", "/readyz")
+            #expect(waiting.status == 503)
+            #expect(waiting.text == "not ready: not served yet: shop/staging\n")
+            // A branch that was read and rejected is dealt with: readiness does not wait for it forever.
+            registry.updateState(EnvironmentKey(project: "shop", environment: "staging")) { $0.lastError = "rejected" }
+            #expect(try await request(port, "GET", "/readyz").status == 200)
+        }
+        // Only staging served: a request naming no environment is told what is served.
+        let stagingOnly = SnapshotRegistry()
+        stagingOnly.swap(ActiveSnapshot(snapshot: try #require(snapshots.first { $0.environment == "staging" }), revision: 1))
+        let other = FlagServer(configuration: .init(port: 0), registry: stagingOnly, authentication: .none)
+        try await withServer(other) { port throws in
+            let answer = try await request(port, "POST", "/ofrep/v1/evaluate/flags/dark-mode", body: #"{"context":{}}"#)
+            #expect(answer.status == 400)
+            #expect(answer.text.contains("serves no production environment (yet; it serves staging)"), "\(answer.text)")
+        }
+    }
+
     @Test func healthReadinessMetricsAndStatus() async throws {
         let empty = FlagServer(
             configuration: .init(port: 0), registry: SnapshotRegistry(), authentication: .none)

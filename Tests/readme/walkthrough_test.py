@@ -1,0 +1,133 @@
+"""Runs the README's walkthrough as a new user would, so that it stays right.
+
+Run by scripts/test.sh after the Swift tests, with the throwaway PostgreSQL and Redis of
+scripts/services.sh (FLAGSTAFF_TEST_POSTGRES_URL, FLAGSTAFF_TEST_REDIS_URL) and the built
+binary (FLAGSTAFF_BIN). In a copy of this repository's tracked files it starts
+`bash scripts/run.sh` (with FLAGSTAFF_BIN, so it does not build again, and a free port),
+then runs the shell block between the README's walkthrough markers as written, with two
+substitutions only: the demo's port for 8080 and the built binary for
+.build/release/flagstaff. Exits non-zero on the first failed check, saying which.
+"""
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.path.abspath(os.environ.get("FLAGSTAFF_BIN", os.path.join(ROOT, ".build/debug/flagstaff")))
+failures = []
+
+
+def check(condition, what, detail=""):
+    print(("ok   " if condition else "FAIL ") + what)
+    if not condition:
+        failures.append(what)
+        if detail:
+            print("     " + detail.replace("\n", "\n     "))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def walkthrough_block():
+    text = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+    match = re.search(r"<!-- walkthrough:start.*?-->\s*```sh\n(.*?)```\s*<!-- walkthrough:end -->", text, re.S)
+    if not match:
+        sys.exit("README.md has no block between <!-- walkthrough:start --> and <!-- walkthrough:end -->")
+    return match.group(1)
+
+
+def new_database():
+    admin = os.environ["FLAGSTAFF_TEST_POSTGRES_URL"]
+    name = "readme_%d" % os.getpid()
+    subprocess.run(["psql", admin, "-qc", f"DROP DATABASE IF EXISTS {name}"], check=True, capture_output=True)
+    subprocess.run(["psql", admin, "-qc", f"CREATE DATABASE {name}"], check=True, capture_output=True)
+    return admin.rsplit("/", 1)[0] + "/" + name
+
+
+def main():
+    work = tempfile.mkdtemp(prefix="flagstaff-readme-")
+    copy = os.path.join(work, "flagstaff")
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, check=True, capture_output=True).stdout
+    for path in filter(None, files.decode().split("\0")):
+        source = os.path.join(ROOT, path)
+        if os.path.isfile(source):
+            os.makedirs(os.path.dirname(os.path.join(copy, path)), exist_ok=True)
+            shutil.copy2(source, os.path.join(copy, path))
+
+    port = free_port()
+    env = dict(os.environ)
+    env.update(
+        FLAGSTAFF_BIN=BIN, FLAGSTAFF_PORT=str(port), FLAGSTAFF_POSTGRES=new_database(),
+        FLAGSTAFF_REDIS=os.environ["FLAGSTAFF_TEST_REDIS_URL"])
+    log = open(os.path.join(work, "run.log"), "w")
+    demo = subprocess.Popen(["bash", "scripts/run.sh"], cwd=copy, env=env, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    walk = None
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            try:
+                if urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1).status == 200:
+                    break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            sys.exit("the demo did not become ready:\n" + open(os.path.join(work, "run.log")).read()[-3000:])
+
+        script = re.sub(r"(\.\./)*\.build/release/flagstaff", BIN,
+                        walkthrough_block().replace("localhost:8080", f"localhost:{port}"))
+        # The walkthrough's webhook secret is the demo's; the user's shell would be bash.
+        walk = subprocess.Popen(["bash", "-e", "-c", script], cwd=copy, env=os.environ.copy(),
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True, text=True)
+        try:
+            output, _ = walk.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(walk.pid, signal.SIGKILL)
+            output, _ = walk.communicate()
+        # Indented: the walkthrough's own "N passed, M failed" is not this suite's tally.
+        print("\n".join("  | " + line for line in output.splitlines()))
+        check(walk.returncode == 0, "the walkthrough's commands all succeed", f"exit {walk.returncode}")
+        before = output.find('"variant":"standard"')
+        after = output.find('"variant":"long"')
+        check(before >= 0, "production first serves 25 results (standard)")
+        check(after > before >= 0, "after the commit it serves 50 (long)")
+        check('"changed":["search-results-per-page"]' in output, "Redis printed the change message")
+        check("refetchEvaluation" in output, "the event stream sent refetchEvaluation")
+        check("flag.updated | search-results-per-page" in output, "psql shows the audit row")
+        check("audit chain valid" in output and "reaching the anchored head" in output,
+              "audit verify finds the chain valid up to the anchored head")
+        check("passed, 0 failed" in output, "flagstaff test passes on the change")
+    finally:
+        for process in (walk, demo):
+            if process and process.poll() is None:
+                try:
+                    os.killpg(process.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        try:
+            demo.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(demo.pid, signal.SIGKILL)
+        log.close()
+        if not failures:
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            print(f"demo log: {work}/run.log")
+    if failures:
+        sys.exit(f"{len(failures)} check(s) failed")
+    print("README walkthrough: every check passed")
+
+
+if __name__ == "__main__":
+    main()
