@@ -30,20 +30,8 @@ extension FlagServer {
             return error.response
         case .success(let found): active = found
         }
-        let evaluator = active.evaluator
-        let prepared = evaluator.prepare(context, now: Self.now())
-        guard let index = evaluator.index(of: key) else {
-            active.counters.recordNotFound()
-            return Responses.json(evaluator.evaluate(key, context: prepared).ofrepJSON, status: .notFound)
-        }
-        let decision = evaluator.decide(at: index, context: prepared)
-        active.counters.record(slot: active.counters.slot(flag: index, decision))
-        guard OFREPAnswers.isEncodable(decision) else {
-            return Responses.json(evaluator.result(of: decision, at: index).ofrepJSON)
-        }
-        var body = ByteBufferAllocator().buffer(capacity: active.answers.averageAnswer)
-        active.answers.withWriter { $0.write(flag: index, decision, to: &body) }
-        return Responses.buffer(body)
+        let (found, body) = Self.answer(active, key: key, context: context)
+        return Responses.buffer(body, status: found ? .ok : .notFound)
     }
 
     func evaluateAll(_ request: Request) async throws -> Response {
@@ -66,11 +54,43 @@ extension FlagServer {
         return Responses.buffer(Self.bulkBody(active, context: context), headers: [.eTag: active.etag])
     }
 
-    /// `{"eventStreams": […], "flags": [every flag's answer], "metadata": {…}}`, written from
-    /// the snapshot's pre-encoded answers; the evaluations are counted under one lock.
-    static func bulkBody(_ active: ActiveSnapshot, context: [String: Value]) -> ByteBuffer {
+    // MARK: Answers
+
+    // Once the caller is authorized and the snapshot found, the routes above are these
+    // functions of the body's bytes and the snapshot, which the fuzzers (Fuzz/) call without HTTP.
+
+    /// The body of `POST /ofrep/v1/evaluate/flags/{key}`, and whether `key` is in the snapshot
+    /// (the status is 404 when it is not, the body then FLAG_NOT_FOUND's). The evaluation is
+    /// counted for the metrics.
+    public static func answer(
+        _ active: ActiveSnapshot, key: String, context: [String: Value], now: Instant = now()
+    ) -> (found: Bool, body: ByteBuffer) {
         let evaluator = active.evaluator
-        let prepared = evaluator.prepare(context, now: now())
+        let prepared = evaluator.prepare(context, now: now)
+        guard let index = evaluator.index(of: key) else {
+            active.counters.recordNotFound()
+            let notFound = evaluator.evaluate(key, context: prepared).ofrepJSON
+            return (false, ByteBuffer(bytes: CanonicalJSON.encodeBytes(notFound)))
+        }
+        let decision = evaluator.decide(at: index, context: prepared)
+        active.counters.record(slot: active.counters.slot(flag: index, decision))
+        guard OFREPAnswers.isEncodable(decision) else {
+            let result = evaluator.result(of: decision, at: index).ofrepJSON
+            return (true, ByteBuffer(bytes: CanonicalJSON.encodeBytes(result)))
+        }
+        var body = ByteBufferAllocator().buffer(capacity: active.answers.averageAnswer)
+        active.answers.withWriter { $0.write(flag: index, decision, to: &body) }
+        return (true, body)
+    }
+
+    /// `{"eventStreams": […], "flags": [every flag's answer], "metadata": {…}}`, the body of
+    /// `POST /ofrep/v1/evaluate/flags`, written from the snapshot's pre-encoded answers; the
+    /// evaluations are counted under one lock.
+    public static func bulkBody(
+        _ active: ActiveSnapshot, context: [String: Value], now: Instant = now()
+    ) -> ByteBuffer {
+        let evaluator = active.evaluator
+        let prepared = evaluator.prepare(context, now: now)
         let count = evaluator.flagCount
         var body = ByteBufferAllocator().buffer(capacity: 512 + count * active.answers.averageAnswer)
         withUnsafeTemporaryAllocation(of: Int.self, capacity: max(count, 1)) { slots in
@@ -93,6 +113,7 @@ extension FlagServer {
         return body
     }
 
+    @usableFromInline
     static func now() -> Instant {
         let t = Date().timeIntervalSince1970
         let seconds = t.rounded(.down)
@@ -102,7 +123,7 @@ extension FlagServer {
     // MARK: Request bodies
 
     /// Why a request body was refused.
-    enum BodyFailure: Error {
+    public enum BodyFailure: Error, Sendable {
         case tooLarge(Int)
         case parse(String)
         case invalidContext(String)
@@ -136,33 +157,38 @@ extension FlagServer {
         }
     }
 
-    /// `{"context": {…}}`. An empty body or a missing `context` is the empty context.
+    /// The context in the request's body; see `context(fromBody:)`.
     func readContext(_ request: Request) async -> Result<[String: Value], BodyFailure> {
         let buffer: ByteBuffer
         switch await readBody(request, limit: configuration.maxBodySize) {
         case .failure(let failure): return .failure(failure)
         case .success(let read): buffer = read
         }
-        if buffer.readableBytes == 0 { return .success([:]) }
+        return buffer.withUnsafeReadableBytes { Self.context(fromBody: $0) }
+    }
+
+    /// The evaluation context in a request body, `{"context": {…}}`, parsed within
+    /// `contextLimits` and `maxAttributes`. An empty body or a missing `context` is the empty context.
+    public static func context(fromBody body: UnsafeRawBufferPointer) -> Result<[String: Value], BodyFailure> {
+        if body.isEmpty { return .success([:]) }
         let parsed: Value
         do {
-            parsed = try buffer.withUnsafeReadableBytes { raw throws(JSONParser.Error) -> Value in
-                try JSONParser.parse(bytes: raw.bindMemory(to: UInt8.self), limits: Self.contextLimits)
-            }
+            parsed = try JSONParser.parse(bytes: body.bindMemory(to: UInt8.self), limits: contextLimits)
         } catch {
             return .failure(.parse("the request body is not valid JSON: \(error)"))
         }
-        guard case .object(let body) = parsed else {
+        guard case .object(let members) = parsed else {
             return .failure(.parse("the request body must be a JSON object with a 'context' member"))
         }
-        guard let context = body["context"] else { return .success([:]) }
+        guard let context = members["context"] else { return .success([:]) }
         if case .null = context { return .success([:]) }
         guard case .object(let attributes) = context else {
             return .failure(.invalidContext("'context' must be a JSON object"))
         }
-        if attributes.count > Self.maxAttributes {
+        if attributes.count > maxAttributes {
             return .failure(
-                .invalidContext("the context has \(attributes.count) attributes; at most \(Self.maxAttributes) are accepted"))
+                .invalidContext(
+                    "the context has \(attributes.count) attributes; at most \(maxAttributes) are accepted"))
         }
         return .success(attributes)
     }
