@@ -152,8 +152,9 @@ case "$1" in
             systemctl daemon-reload >/dev/null || true
         fi
         rm -rf /etc/flagstaff /var/lib/flagstaff
-        if getent passwd flagstaff >/dev/null; then deluser --system --quiet flagstaff || true; fi
-        if getent group flagstaff >/dev/null; then delgroup --system --quiet flagstaff || true; fi
+        # userdel rather than deluser, which complains about crontab where cron is not installed.
+        if getent passwd flagstaff >/dev/null; then userdel flagstaff || true; fi
+        if getent group flagstaff >/dev/null; then groupdel flagstaff || true; fi
         ;;
 esac
 exit 0
