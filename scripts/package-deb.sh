@@ -65,7 +65,7 @@ Upstream-Name: flagstaff
 Source: https://github.com/flagstaff/flagstaff
 
 Files: *
-Copyright: the Flagstaff authors
+Copyright: 2026 the Flagstaff authors
 License: none-stated
  The Flagstaff repository does not state a license yet.
 
@@ -77,6 +77,13 @@ Comment: A release build links Swift's runtime and Foundation statically (Apache
  swift-http-types, hummingbird (Apache-2.0; BoringSSL also OpenSSL and ISC).
  On Debian systems, Apache-2.0 is in /usr/share/common-licenses/Apache-2.0.
 EOT
+# Debian wants a changelog in every package; this one points at Git's.
+maintainer="Flagstaff maintainers <maintainers@users.noreply.b-seed-1515f1f4.example>"
+printf 'flagstaff (%s) unstable; urgency=medium\n\n  * Built from %s; the history is in Git.\n\n -- %s  %s\n' \
+    "$version" "$(git describe --always --dirty 2>/dev/null || echo "a source tree")" "$maintainer" \
+    "$(date -R -d "@${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}")" \
+    | gzip -9n > "$doc/changelog.gz"
+chmod 0644 "$doc/changelog.gz"
 
 # Depends: the packages that ship the shared libraries the binary links. dpkg-shlibdeps wants
 # a debian/control beside it; libraries no package owns (Swift's runtime from a toolchain, for
@@ -92,7 +99,7 @@ cat > "$root/DEBIAN/control" <<EOT
 Package: flagstaff
 Version: $version
 Architecture: $arch
-Maintainer: Flagstaff maintainers <maintainers@users.noreply.b-seed-1515f1f4.example>
+Maintainer: $maintainer
 Installed-Size: $(du -sk --exclude=DEBIAN "$root" | cut -f1)
 Depends: adduser, $depends
 Section: net
@@ -103,8 +110,9 @@ Description: GitOps feature flags: a sync daemon and an OFREP evaluation service
  every commit, records it in PostgreSQL with a hash-chained audit log, publishes
  snapshots to Redis, and serves evaluations over OpenFeature's OFREP.
  .
- This package installs the flagstaff command, the flagstaff and flagstaff-replica
- systemd units, example settings in /etc/flagstaff/ and a flagstaff system user.
+ This package installs the flagstaff command, the flagstaff and
+ flagstaff-replica systemd units, example settings in /etc/flagstaff/ and a
+ flagstaff system user.
 EOT
 
 cat > "$root/DEBIAN/postinst" <<'EOT'
