@@ -40,7 +40,7 @@ root=$stage/root
 install -d "$root/DEBIAN" "$root/usr/bin" "$root/lib/systemd/system" "$root/etc/flagstaff" \
     "$root/usr/share/doc/flagstaff"
 
-# Symbols are not needed to run; they are most of a release binary's size.
+# Symbols are not needed to run; they are nearly half of a release binary (137 MB → 77 MB).
 install -m 0755 "$bin" "$root/usr/bin/flagstaff"
 strip --strip-unneeded "$root/usr/bin/flagstaff"
 
