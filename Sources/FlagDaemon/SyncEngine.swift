@@ -429,7 +429,10 @@ final class SyncEngine: @unchecked Sendable {
             let store = SyncStore(connection: try databaseConnection())
             while true {
                 let pending = try store.pendingOutbox(limit: 50, includeContent: false)
-                if pending.isEmpty { return true }
+                if pending.isEmpty {
+                    metrics.setGauge("flagstaff_outbox_pending", 0)
+                    return true
+                }
                 for message in pending {
                     let base = "\(configuration.redisPrefix):\(message.project):\(message.environment)"
                     let content: [UInt8]
@@ -456,6 +459,9 @@ final class SyncEngine: @unchecked Sendable {
                             "Redis: publishing revision \(message.revision) of \(message.project)/\(message.environment): "
                                 + "\(error); it stays in the outbox",
                             key: EnvironmentKey(project: message.project, environment: message.environment))
+                        if let waiting = try? store.pendingOutboxCount() {
+                            metrics.setGauge("flagstaff_outbox_pending", Double(waiting))
+                        }
                         return false
                     }
                     try store.markPublished(message.id)
@@ -521,6 +527,8 @@ final class SyncEngine: @unchecked Sendable {
                 if isLeader { logger.warning("leadership lost: another daemon syncs") }
                 isLeader = false
                 metrics.setGauge("flagstaff_leader", 0)
+                // Only the leader publishes, so only its count of the outbox is current.
+                metrics.removeGauge("flagstaff_outbox_pending")
             }
         } catch {
             leaderConnection = nil
@@ -529,6 +537,7 @@ final class SyncEngine: @unchecked Sendable {
             }
             isLeader = false
             metrics.setGauge("flagstaff_leader", 0)
+            metrics.removeGauge("flagstaff_outbox_pending")
         }
     }
 

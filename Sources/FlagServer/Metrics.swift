@@ -44,6 +44,14 @@ public final class Metrics: @unchecked Sendable {
         lock.unlock()
     }
 
+    /// Drops a gauge that no longer means anything here, such as a former leader's
+    /// `flagstaff_outbox_pending`.
+    public func removeGauge(_ name: String) {
+        lock.lock()
+        gauges[name] = nil
+        lock.unlock()
+    }
+
     /// The exposition: what was counted here plus what the registry knows per environment.
     public func render(registry: SnapshotRegistry, now: Date = Date()) -> String {
         lock.lock()

@@ -91,6 +91,13 @@ extension SyncStore {
         }
     }
 
+    /// How many outbox messages wait for Redis (`flagstaff_outbox_pending`).
+    public func pendingOutboxCount() throws(StoreError) -> Int64 {
+        try StoreError.during("count the outbox") { () throws(StoreError) -> Int64 in
+            try connection.row("SELECT count(*) FROM outbox WHERE published_at IS NULL").int64(0)
+        }
+    }
+
     /// Marks an outbox message published; marking it again changes nothing.
     public func markPublished(_ id: Int64) throws(StoreError) {
         try StoreError.during("mark outbox message \(id) published") { () throws(StoreError) in

@@ -6,6 +6,7 @@ struct Flagstaff: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "flagstaff",
         abstract: "GitOps feature flags: validate, compile, test and evaluate a flag repository.",
+        version: flagstaffVersion,
         subcommands: [
             Validate.self, Compile.self, Eval.self, Test.self, Diff.self, Promote.self, Drift.self, DaemonCommand.self,
             ReplicaCommand.self, Migrate.self, KeysCommand.self, Audit.self, Import.self, Init.self,

@@ -68,6 +68,14 @@ struct CommandTests {
         #expect(try CLI.run(["no-such-command"]).status == 2)
     }
 
+    @Test func versionPrintsTheReleaseAndExitsZero() throws {
+        let out = try CLI.run(["--version"])
+        #expect(out.status == 0)
+        // scripts/package-deb.sh takes the package version from this line: a Debian version.
+        let version = out.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(version.wholeMatch(of: /[0-9][0-9A-Za-z.+~-]*/) != nil, "\(out.stdout)")
+    }
+
     @Test func evalPrintsTheOFREPObject() throws {
         let out = try CLI.run([
             "eval", "--repo", "flags", "--project", "storefront", "--flag", "new-checkout",

@@ -132,6 +132,7 @@ struct FaultTests {
         let daemon = try DaemonProcess.daemon(repo: repo, postgres: database, redis: redisServer.url, prefix: prefix)
         try await daemon.waitUntilListening()
         try await eventually("revision 1") { try servedRevision(daemon.port) == 1 }
+        try await eventually("an empty outbox is reported") { try outboxPending(daemon) == 0 }
 
         redisServer.stop()
         try repo.setFlag("checkout", rollout: 45)
@@ -141,6 +142,7 @@ struct FaultTests {
         }
         try await Task.sleep(for: .seconds(0.5))
         #expect(try count(database, "SELECT count(*) FROM outbox WHERE published_at IS NULL") >= 1)
+        try await eventually("the waiting message is reported") { try outboxPending(daemon) == 1 }
 
         try redisServer.start()
         let redis = try RedisConnection(url: redisServer.url)
@@ -148,8 +150,17 @@ struct FaultTests {
             try redis.get("\(prefix):shop:production:revision") == Array("2".utf8)
         }
         #expect(try count(database, "SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0)
+        try await eventually("the drained outbox is reported") { try outboxPending(daemon) == 0 }
         daemon.terminate()
     }
+}
+
+/// `flagstaff_outbox_pending` from the daemon's `/metrics`; nil while it has none.
+func outboxPending(_ daemon: DaemonProcess) throws -> Double? {
+    let body = try daemon.http("GET", "/metrics").body
+    let prefix = "flagstaff_outbox_pending "
+    guard let line = body.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }) else { return nil }
+    return Double(line.dropFirst(prefix.count))
 }
 
 // MARK: Servers of a test's own
