@@ -30,10 +30,12 @@ public enum Daemon {
         }
         let doorbell = Doorbell()
         let heartbeat = Heartbeat()
+        var serverConfiguration = FlagServer.Configuration(
+            host: configuration.host, port: configuration.port, rateLimit: configuration.rateLimit,
+            webhookSecret: configuration.webhookSecret, role: "daemon")
+        serverConfiguration.idleTimeout = configuration.idleTimeout
         let server = FlagServer(
-            configuration: FlagServer.Configuration(
-                host: configuration.host, port: configuration.port, rateLimit: configuration.rateLimit,
-                webhookSecret: configuration.webhookSecret, role: "daemon"),
+            configuration: serverConfiguration,
             registry: registry, metrics: metrics, authentication: setup.authentication,
             onWebhook: { push in
                 logger.info(

@@ -16,6 +16,8 @@ public struct ReplicaConfiguration: Sendable {
     public var keysFile: String?
     public var noAuth: Bool = false
     public var rateLimit: RateLimiter.Configuration = .off
+    /// Connections that finish no request head, or sit idle, this long are closed.
+    public var idleTimeout: Duration? = FlagServer.Configuration.defaultIdleTimeout
     /// Only these projects (all when empty).
     public var projects: Set<String> = []
     /// Only these environments (all when empty).
@@ -45,9 +47,11 @@ public enum Replica {
                 pool: pool, refresh: .seconds(5), logger: logger)
         }
         let follower = RedisFollower(configuration: configuration, registry: registry, logger: logger)
+        var serverConfiguration = FlagServer.Configuration(
+            host: configuration.host, port: configuration.port, rateLimit: configuration.rateLimit, role: "replica")
+        serverConfiguration.idleTimeout = configuration.idleTimeout
         let server = FlagServer(
-            configuration: FlagServer.Configuration(
-                host: configuration.host, port: configuration.port, rateLimit: configuration.rateLimit, role: "replica"),
+            configuration: serverConfiguration,
             registry: registry, metrics: metrics, authentication: setup.authentication,
             statusExtras: { ["redisConnected": .bool(follower.isConnected)] })
         let host = configuration.host

@@ -3,6 +3,7 @@ import FlagModel
 import Foundation
 import Hummingbird
 import Logging
+import NIOCore
 
 /// The HTTP side of Flagstaff (SPEC §12): OFREP evaluation, the snapshot and its event
 /// stream, health, readiness, metrics, status and the Git webhook, served from a
@@ -22,6 +23,12 @@ public struct FlagServer: Sendable {
         public var keepAliveInterval: Duration
         /// "daemon" or "replica", reported by `/api/v1/status`.
         public var role: String
+        /// How long a connection may go without finishing a request's head, or sit idle between
+        /// requests, before it is closed: what stops slow-loris clients and idle connections from
+        /// holding descriptors and memory for ever. An answer still being written (an event
+        /// stream) is not cut. `nil` never closes.
+        public var idleTimeout: Duration? = Self.defaultIdleTimeout
+        public static let defaultIdleTimeout: Duration = .seconds(30)
 
         public init(
             host: String = "127.0.0.1", port: Int = 8080, maxBodySize: Int = 64 * 1024,
@@ -70,6 +77,7 @@ public struct FlagServer: Sendable {
     ) -> some ApplicationProtocol {
         Application(
             responder: Dispatcher(server: self),
+            server: .http1(configuration: .init(idleTimeout: configuration.idleTimeout.map { TimeAmount($0) })),
             configuration: ApplicationConfiguration(
                 address: .hostname(configuration.host, port: configuration.port), serverName: nil),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },

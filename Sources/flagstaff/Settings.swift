@@ -1,4 +1,5 @@
 import ArgumentParser
+import FlagServer
 import Foundation
 
 /// Option values as SPEC §13 orders them: the command line, then `FLAGSTAFF_<NAME>` in the
@@ -36,7 +37,7 @@ struct Settings {
     static let names: Set<String> = [
         "repo", "root", "control-branch", "postgres", "redis", "redis-prefix", "listen", "poll-interval",
         "webhook-secret", "no-auth", "keys-file", "rate-limit", "rate-burst", "mirror", "migrations", "project",
-        "environment",
+        "environment", "idle-timeout",
     ]
 
     /// `FLAGSTAFF_POLL_INTERVAL` for `poll-interval`.
@@ -68,6 +69,13 @@ struct Settings {
         var host = String(text[..<colon])
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         return (host.isEmpty ? "0.0.0.0" : host, port)
+    }
+
+    /// `--idle-timeout`: seconds, or `0` (or `off`) to never close idle connections.
+    static func idleTimeout(_ settings: Settings, _ flag: String?) throws -> Duration? {
+        guard let text = settings.value("idle-timeout", flag) else { return FlagServer.Configuration.defaultIdleTimeout }
+        if text == "0" || text == "off" { return nil }
+        return try seconds(text, option: "idle-timeout")
     }
 
     /// Seconds, possibly fractional (`5`, `0.5`, `5s`).
