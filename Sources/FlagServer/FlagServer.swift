@@ -77,7 +77,10 @@ public struct FlagServer: Sendable {
     ) -> some ApplicationProtocol {
         Application(
             responder: Dispatcher(server: self),
-            server: .http1(configuration: .init(idleTimeout: configuration.idleTimeout.map { TimeAmount($0) })),
+            server: .http1(
+                configuration: .init(
+                    additionalChannelHandlers: [BadRequestCloser()],
+                    idleTimeout: configuration.idleTimeout.map { TimeAmount($0) })),
             configuration: ApplicationConfiguration(
                 address: .hostname(configuration.host, port: configuration.port), serverName: nil),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },

@@ -86,6 +86,36 @@ struct ConnectionTests {
             #expect(try await request(port, "GET", "/healthz").status == 200)
         }
     }
+
+    /// A 1 MiB header line is more than the socket buffers: the server stops reading at the
+    /// parse error, so it must close the connection itself rather than wait for a close it
+    /// will never read. Closing with unread bytes resets the connection, which the client
+    /// sees as a failing send. With no idle timeout, only that closing ends the connection.
+    @Test func aConnectionWhoseHeadCouldNotBeParsedIsClosedWithinSeconds() async throws {
+        try await withServer(try server(idleTimeout: nil)) { port throws in
+            let (status, resetAfter) = try await onThread { () -> (Int, Double?) in
+                let connection = try RawConnection(port: port)
+                let long = "X-Long: " + String(repeating: "a", count: 1 << 20)
+                connection.send(Array("GET /healthz HTTP/1.1\r\nHost: x\r\n\(long)".utf8))
+                var seen: [UInt8] = []
+                _ = connection.read(until: "\r\n\r\n", into: &seen)
+                let status = (try? parseResponse(seen).status) ?? 0
+                let start = Date()
+                for _ in 0..<100 {
+                    let sent = send(connection.fd, "a", 1, Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
+                    if sent < 0 && errno != EAGAIN && errno != EWOULDBLOCK {
+                        return (status, Date().timeIntervalSince(start))
+                    }
+                    usleep(100_000)
+                }
+                return (status, nil)
+            }
+            #expect(status == 400)
+            let seconds = try #require(resetAfter, "the connection was still open 10 s after the 400")
+            #expect(seconds < 5, "closed after \(seconds) s")
+            #expect(try await request(port, "GET", "/healthz").status == 200)
+        }
+    }
 }
 
 extension RawConnection {
