@@ -29,6 +29,10 @@ public struct FlagServer: Sendable {
         /// stream) is not cut. `nil` never closes.
         public var idleTimeout: Duration? = Self.defaultIdleTimeout
         public static let defaultIdleTimeout: Duration = .seconds(30)
+        /// Connections the kernel queues before the server accepts them. Hummingbird's 256 overflows
+        /// under a connection flood, and a client whose connection is dropped there waits a second
+        /// for its SYN to be sent again; Linux caps this at `net.core.somaxconn` (4,096 here).
+        public var backlog: Int = 4_096
 
         public init(
             host: String = "127.0.0.1", port: Int = 8080, maxBodySize: Int = 64 * 1024,
@@ -82,7 +86,8 @@ public struct FlagServer: Sendable {
                     additionalChannelHandlers: [BadRequestCloser()],
                     idleTimeout: configuration.idleTimeout.map { TimeAmount($0) })),
             configuration: ApplicationConfiguration(
-                address: .hostname(configuration.host, port: configuration.port), serverName: nil),
+                address: .hostname(configuration.host, port: configuration.port), serverName: nil,
+                backlog: configuration.backlog),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
             logger: logger)
     }
