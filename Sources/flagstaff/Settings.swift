@@ -73,7 +73,9 @@ struct Settings {
 
     /// `--idle-timeout`: seconds, or `0` (or `off`) to never close idle connections.
     static func idleTimeout(_ settings: Settings, _ flag: String?) throws -> Duration? {
-        guard let text = settings.value("idle-timeout", flag) else { return FlagServer.Configuration.defaultIdleTimeout }
+        guard let text = settings.value("idle-timeout", flag) else {
+            return FlagServer.Configuration.defaultIdleTimeout
+        }
         if text == "0" || text == "off" { return nil }
         return try seconds(text, option: "idle-timeout")
     }

@@ -55,7 +55,8 @@ struct ConnectionTests {
     }
 
     @Test func anEventStreamOutlivesTheIdleTimeout() async throws {
-        try await withServer(try server(idleTimeout: .milliseconds(300), keepAlive: .milliseconds(1_000))) { port throws in
+        let server = try server(idleTimeout: .milliseconds(300), keepAlive: .milliseconds(1_000))
+        try await withServer(server) { port throws in
             let comments = try await onThread { () -> Int in
                 let connection = try RawConnection(port: port)
                 connection.send(Array("GET /api/v1/stream HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
