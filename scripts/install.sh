@@ -27,7 +27,8 @@ fi
 schemathesis_version=4.32.5
 python_packages=(jsonschema ruamel.yaml openfeature-sdk openfeature-provider-ofrep "schemathesis==$schemathesis_version")
 if ! python3 -c 'import jsonschema, ruamel.yaml, openfeature.contrib.provider.ofrep' 2>/dev/null \
-    || [ "$(schemathesis --version 2>/dev/null)" != "schemathesis, version $schemathesis_version" ]; then
+    || ! python3 -c "import importlib.metadata as m, sys; sys.exit(m.version('schemathesis') != '$schemathesis_version')" \
+        2>/dev/null; then
     echo "installing Python packages: ${python_packages[*]}" >&2
     python3 -m pip install --quiet --disable-pip-version-check "${python_packages[@]}" 2>/dev/null \
         || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages "${python_packages[@]}"

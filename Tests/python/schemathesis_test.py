@@ -157,7 +157,10 @@ def main():
         with open(config, "w") as f:
             f.write(f'[auth.openapi.ApiKeyAuth]\napi_key = "{key}"\n[auth.openapi.BearerAuth]\nbearer = "{key}"\n')
         command = [
-            "schemathesis", "--config-file", config, "run", os.path.join(ROOT, "schemas", "openapi.yaml"),
+            # Through this Python rather than a `schemathesis` on PATH, which pip may have put
+            # where PATH does not look.
+            sys.executable, "-c", "import sys; from schemathesis.cli import schemathesis; sys.exit(schemathesis())",
+            "--config-file", config, "run", os.path.join(ROOT, "schemas", "openapi.yaml"),
             "--url", base,
             # Every check schemathesis has. The stateful ones (use_after_free,
             # ensure_resource_availability, object_level_authorization) need links between
