@@ -23,9 +23,13 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# The schema check, and OpenFeature's own SDK and OFREP provider for the client test.
-python_packages=(jsonschema ruamel.yaml openfeature-sdk openfeature-provider-ofrep)
-if ! python3 -c 'import jsonschema, ruamel.yaml, openfeature.contrib.provider.ofrep' 2>/dev/null; then
+# The schema check, OpenFeature's own SDK and OFREP provider for the client test, and
+# schemathesis (pinned: its checks change between versions) for the OpenAPI test.
+schemathesis_version=4.32.5
+python_packages=(jsonschema ruamel.yaml openfeature-sdk openfeature-provider-ofrep "schemathesis==$schemathesis_version")
+if ! python3 -c 'import jsonschema, ruamel.yaml, openfeature.contrib.provider.ofrep' 2>/dev/null \
+    || ! python3 -c "import importlib.metadata as m, sys; sys.exit(m.version('schemathesis') != '$schemathesis_version')" \
+        2>/dev/null; then
     echo "installing Python packages: ${python_packages[*]}" >&2
     python3 -m pip install --quiet --disable-pip-version-check "${python_packages[@]}" 2>/dev/null \
         || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages "${python_packages[@]}"

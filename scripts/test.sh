@@ -2,9 +2,10 @@
 # Runs every test: installs what is missing, builds, starts a throwaway PostgreSQL and Redis
 # on loopback (stopped again on exit), then `swift test` (which also runs the schema check,
 # the command-line tests and the daemon tests against the built binary), a short fuzz run,
-# OpenFeature's Python SDK against a live daemon, the Debian package installed and removed on
-# this machine (with the Grafana dashboard checked against its daemon's /metrics), and the
-# README's walkthrough as a new user runs it.
+# OpenFeature's Python SDK against a live daemon, schemathesis against schemas/openapi.yaml and
+# a live daemon, the Debian package installed and removed on this machine (with the Grafana
+# dashboard checked against its daemon's /metrics), and the README's walkthrough as a new user
+# runs it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
@@ -17,5 +18,6 @@ swift test --skip-build
 # the others are run by hand (docs/fuzzing.md).
 FUZZ_SECONDS="${FUZZ_SECONDS:-20}" bash scripts/fuzz.sh FuzzJSON FuzzRegex
 FLAGSTAFF_BIN="$(swift build --show-bin-path)/flagstaff" python3 Tests/python/ofrep_sdk_test.py
+FLAGSTAFF_BIN="$(swift build --show-bin-path)/flagstaff" python3 Tests/python/schemathesis_test.py
 bash Tests/package/deb_test.sh
 FLAGSTAFF_BIN="$(swift build --show-bin-path)/flagstaff" python3 Tests/readme/walkthrough_test.py

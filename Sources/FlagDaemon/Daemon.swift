@@ -34,6 +34,7 @@ public enum Daemon {
             host: configuration.host, port: configuration.port, rateLimit: configuration.rateLimit,
             webhookSecret: configuration.webhookSecret, role: "daemon")
         serverConfiguration.tls = configuration.tls
+        serverConfiguration.idleTimeout = configuration.idleTimeout
         let server = FlagServer(
             configuration: serverConfiguration,
             registry: registry, metrics: metrics, authentication: setup.authentication,

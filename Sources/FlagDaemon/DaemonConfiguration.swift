@@ -25,6 +25,8 @@ public struct DaemonConfiguration: Sendable {
     /// Keys for a daemon without PostgreSQL (see `KeysFile`).
     public var keysFile: String?
     public var rateLimit: RateLimiter.Configuration = .off
+    /// Connections that finish no request head, or sit idle, this long are closed.
+    public var idleTimeout: Duration? = FlagServer.Configuration.defaultIdleTimeout
     /// Where a remote repository is mirrored.
     public var mirror: String?
     /// The advisory lock key that elects the syncing daemon.

@@ -18,6 +18,8 @@ public struct ReplicaConfiguration: Sendable {
     public var keysFile: String?
     public var noAuth: Bool = false
     public var rateLimit: RateLimiter.Configuration = .off
+    /// Connections that finish no request head, or sit idle, this long are closed.
+    public var idleTimeout: Duration? = FlagServer.Configuration.defaultIdleTimeout
     /// Only these projects (all when empty).
     public var projects: Set<String> = []
     /// Only these environments (all when empty).
@@ -50,6 +52,7 @@ public enum Replica {
         var serverConfiguration = FlagServer.Configuration(
             host: configuration.host, port: configuration.port, rateLimit: configuration.rateLimit, role: "replica")
         serverConfiguration.tls = configuration.tls
+        serverConfiguration.idleTimeout = configuration.idleTimeout
         let server = FlagServer(
             configuration: serverConfiguration,
             registry: registry, metrics: metrics, authentication: setup.authentication,

@@ -45,12 +45,14 @@ extension FlagServer {
         case .failure(let error): return error.response
         case .success(let found): active = found
         }
-        if request.matches(etag: active.etag) { return Responses.notModified(etag: active.etag) }
+        // The body is checked before `If-None-Match`, so that a malformed request is 400 whatever
+        // its preconditions rather than a 304 that hides the mistake.
         let context: [String: Value]
         switch await readContext(request) {
         case .failure(let failure): return failure.response(key: nil)
         case .success(let parsed): context = parsed
         }
+        if request.matches(etag: active.etag) { return Responses.notModified(etag: active.etag) }
         return Responses.buffer(Self.bulkBody(active, context: context), headers: [.eTag: active.etag])
     }
 
@@ -184,6 +186,14 @@ extension FlagServer {
         if case .null = context { return .success([:]) }
         guard case .object(let attributes) = context else {
             return .failure(.invalidContext("'context' must be a JSON object"))
+        }
+        // OFREP's targetingKey is a string; numbers and booleans are read as their text and
+        // null as no key, but a list or an object would silently bucket as if there were no key.
+        switch attributes["targetingKey"] {
+        case .array, .object:
+            return .failure(.invalidContext("'targetingKey' must be a string"))
+        default:
+            break
         }
         if attributes.count > maxAttributes {
             return .failure(

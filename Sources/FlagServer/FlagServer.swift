@@ -3,6 +3,7 @@ import FlagModel
 import Foundation
 import Hummingbird
 import Logging
+import NIOCore
 
 /// The HTTP side of Flagstaff (SPEC §12): OFREP evaluation, the snapshot and its event
 /// stream, health, readiness, metrics, status and the Git webhook, served from a
@@ -24,6 +25,16 @@ public struct FlagServer: Sendable {
         public var role: String
         /// Serve HTTPS with this certificate and key; plain HTTP when nil.
         public var tls: TLSFiles?
+        /// How long a connection may go without finishing a request's head, or sit idle between
+        /// requests, before it is closed: what stops slow-loris clients and idle connections from
+        /// holding descriptors and memory for ever. An answer still being written (an event
+        /// stream) is not cut. `nil` never closes.
+        public var idleTimeout: Duration? = Self.defaultIdleTimeout
+        public static let defaultIdleTimeout: Duration = .seconds(30)
+        /// Connections the kernel queues before the server accepts them. Hummingbird's 256 overflows
+        /// under a connection flood, and a client whose connection is dropped there waits a second
+        /// for its SYN to be sent again; Linux caps this at `net.core.somaxconn` (4,096 here).
+        public var backlog: Int = 4_096
 
         public init(
             host: String = "127.0.0.1", port: Int = 8080, maxBodySize: Int = 64 * 1024,
@@ -73,9 +84,14 @@ public struct FlagServer: Sendable {
     ) throws(TLSSetupError) -> some ApplicationProtocol {
         Application(
             responder: Dispatcher(server: self),
-            server: try serverBuilder(.http1()),
+            server: try serverBuilder(
+                .http1(
+                    configuration: .init(
+                        additionalChannelHandlers: [BadRequestCloser()],
+                        idleTimeout: configuration.idleTimeout.map { TimeAmount($0) }))),
             configuration: ApplicationConfiguration(
-                address: .hostname(configuration.host, port: configuration.port), serverName: nil),
+                address: .hostname(configuration.host, port: configuration.port), serverName: nil,
+                backlog: configuration.backlog),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
             logger: logger)
     }

@@ -26,6 +26,8 @@ struct DaemonCommand: AsyncParsableCommand {
     @Option(help: "Serve HTTPS: the PEM private key (with --tls-cert).") var tlsKey: String?
     @Option(help: "Seconds between polls of the repository (default: 5).") var pollInterval: String?
     @Option(help: "Secret of the POST /hooks/git webhook (HMAC-SHA256).") var webhookSecret: String?
+    @Option(help: "Seconds before a connection that finishes no request, or sits idle, is closed (default: 30).")
+    var idleTimeout: String?
     @Flag(help: "Serve without API keys (local use only).") var noAuth = false
     @Option(help: "API keys from a file of hashes instead of PostgreSQL.") var keysFile: String?
     @Option(help: "Requests per second allowed per API key (default: off).") var rateLimit: String?
@@ -47,6 +49,7 @@ struct DaemonCommand: AsyncParsableCommand {
             configuration.pollInterval = try Settings.seconds(text, option: "poll-interval")
         }
         configuration.webhookSecret = settings.value("webhook-secret", webhookSecret)
+        configuration.idleTimeout = try Settings.idleTimeout(settings, idleTimeout)
         configuration.noAuth = settings.flag("no-auth", noAuth)
         configuration.keysFile = settings.value("keys-file", keysFile)
         configuration.rateLimit = try Self.rateLimit(settings, rateLimit, rateBurst)
@@ -98,6 +101,8 @@ struct ReplicaCommand: AsyncParsableCommand {
     @Flag(help: "Serve without API keys (local use only).") var noAuth = false
     @Option(help: "Requests per second allowed per API key (default: off).") var rateLimit: String?
     @Option(help: "Requests a key may make at once before the rate applies.") var rateBurst: String?
+    @Option(help: "Seconds before a connection that finishes no request, or sits idle, is closed (default: 30).")
+    var idleTimeout: String?
     @Option(help: "Serve only this project (repeatable).") var project: [String] = []
     @Option(help: "Serve only this environment (repeatable).") var environment: [String] = []
 
@@ -114,6 +119,7 @@ struct ReplicaCommand: AsyncParsableCommand {
         configuration.keysFile = settings.value("keys-file", keysFile)
         configuration.noAuth = settings.flag("no-auth", noAuth)
         configuration.rateLimit = try DaemonCommand.rateLimit(settings, rateLimit, rateBurst)
+        configuration.idleTimeout = try Settings.idleTimeout(settings, idleTimeout)
         configuration.projects = Set(project.isEmpty ? (settings.value("project", nil).map { [$0] } ?? []) : project)
         configuration.environments = Set(
             environment.isEmpty ? (settings.value("environment", nil).map { [$0] } ?? []) : environment)

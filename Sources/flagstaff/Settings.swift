@@ -37,7 +37,7 @@ struct Settings {
     static let names: Set<String> = [
         "repo", "root", "control-branch", "postgres", "redis", "redis-prefix", "listen", "poll-interval",
         "webhook-secret", "no-auth", "keys-file", "rate-limit", "rate-burst", "mirror", "migrations", "project",
-        "environment", "tls-cert", "tls-key",
+        "environment", "tls-cert", "tls-key", "idle-timeout",
     ]
 
     /// `--tls-cert` and `--tls-key`, both or neither.
@@ -79,6 +79,15 @@ struct Settings {
         var host = String(text[..<colon])
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         return (host.isEmpty ? "0.0.0.0" : host, port)
+    }
+
+    /// `--idle-timeout`: seconds, or `0` (or `off`) to never close idle connections.
+    static func idleTimeout(_ settings: Settings, _ flag: String?) throws -> Duration? {
+        guard let text = settings.value("idle-timeout", flag) else {
+            return FlagServer.Configuration.defaultIdleTimeout
+        }
+        if text == "0" || text == "off" { return nil }
+        return try seconds(text, option: "idle-timeout")
     }
 
     /// Seconds, possibly fractional (`5`, `0.5`, `5s`).

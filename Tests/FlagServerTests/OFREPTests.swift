@@ -106,6 +106,40 @@ struct OFREPTests {
         }
     }
 
+    /// Found by schemathesis: a current ETag used to win over a body that was not JSON.
+    @Test func aMalformedBulkBodyIs400EvenWithACurrentETag() async throws {
+        try await withServer(try openServer()) { port throws in
+            let first = try await request(port, "POST", "/ofrep/v1/evaluate/flags", body: "{}")
+            let etag = try #require(first.header("ETag"))
+            for match in [etag, "*"] {
+                let broken = try await request(
+                    port, "POST", "/ofrep/v1/evaluate/flags", headers: ["If-None-Match": match], body: "\u{0}")
+                #expect(broken.status == 400, "If-None-Match: \(match)")
+                #expect(object(try broken.json())["errorCode"] == .string("PARSE_ERROR"))
+            }
+        }
+    }
+
+    /// Found by schemathesis: a list or an object as `targetingKey` used to be evaluated as if
+    /// there were no key; scalars other than strings are still read as their text.
+    @Test func aTargetingKeyThatIsAListOrAnObjectIs400InvalidContext() async throws {
+        try await withServer(try openServer()) { port throws in
+            for path in ["/ofrep/v1/evaluate/flags/dark-mode", "/ofrep/v1/evaluate/flags"] {
+                for key in [#"["u-1"]"#, #"{"id":"u-1"}"#] {
+                    let response = try await request(
+                        port, "POST", path, body: #"{"context":{"targetingKey":"# + key + "}}")
+                    #expect(response.status == 400, "\(path) with targetingKey \(key)")
+                    #expect(object(try response.json())["errorCode"] == .string("INVALID_CONTEXT"))
+                }
+                for key in ["42", "true", "null", #""u-1""#] {
+                    let response = try await request(
+                        port, "POST", path, body: #"{"context":{"targetingKey":"# + key + "}}")
+                    #expect(response.status == 200, "\(path) with targetingKey \(key)")
+                }
+            }
+        }
+    }
+
     @Test func unknownRoutesAre404AndWrongMethods405WithAllow() async throws {
         try await withServer(try openServer()) { port throws in
             #expect(try await request(port, "GET", "/nowhere").status == 404)
