@@ -2,6 +2,18 @@ import Testing
 
 @testable import FlagEngine
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// CPU time of the calling thread: what a match costs, whatever else the machine (or the
+/// tests running beside it) is doing. Wall-clock bounds failed under load.
+func threadCPUTime() -> Duration {
+    var spec = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &spec)
+    return .seconds(spec.tv_sec) + .nanoseconds(spec.tv_nsec)
+}
+
 // MARK: - Murmur3
 
 @Suite struct Murmur3Tests {
@@ -529,20 +541,19 @@ import Testing
     }
 
     @Test func answersInLinearTimeOnHostileInput() {
-        let clock = ContinuousClock()
         let evil = try! RegexMatcher(pattern: "(a+)+$")
         let short = String(repeating: "a", count: 46) + "!"
-        let start = clock.now
+        let start = threadCPUTime()
         #expect(!evil.matches(short))
-        #expect(clock.now - start < .milliseconds(10))
+        #expect(threadCPUTime() - start < .milliseconds(10))
 
         // 100,000 scalars of hostile input: each pattern backtracks exponentially in a backtracking engine.
         let long = String(repeating: "a", count: 100_000) + "!"
         for pattern in ["(a+)+$", "(a|a)+$", "(a*)*b", "^(a|aa)+$", "(.*a){20}$", #"(\w+\s?)+$"#, "(a|aa)+b"] {
             let matcher = try! RegexMatcher(pattern: pattern)
-            let began = clock.now
+            let began = threadCPUTime()
             let matched = matcher.matches(long)
-            let elapsed = clock.now - began
+            let elapsed = threadCPUTime() - began
             #expect(!matched, "\(pattern)")
             #expect(elapsed < .seconds(1), "\(pattern) took \(elapsed)")
         }
