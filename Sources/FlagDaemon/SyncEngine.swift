@@ -649,25 +649,38 @@ final class SyncEngine: @unchecked Sendable {
         do {
             let connection = try databaseConnection()
             guard let head = try AuditLog.head(on: connection) else { return }
-            let repository = try openRepository()
+            // The repository sync() opened (and fetched, for a remote): the reference is local.
+            guard let repository else { return }
             if anchoredHead == nil {
                 anchoredHead = .some(try repository.referencedBlob(AuditHead.reference).flatMap(AuditHead.init(decoding:)))
             }
             if let anchored = anchoredHead ?? nil {
                 if head == anchored { return }
-                let stored = try AuditLog.storedHash(ofRow: anchored.id, on: connection)
-                guard stored == anchored.hash, head.id > anchored.id else {
-                    let problem =
-                        stored == nil
-                        ? "the anchored audit row \(anchored.id) is gone from the log (which ends at row \(head.id))"
-                        : "the anchored audit row \(anchored.id) was changed"
-                    if anchorProblem != problem {
-                        anchorProblem = problem
-                        logger.critical(
-                            "audit trail tampered with: the anchor stays where it is; run flagstaff audit verify",
-                            metadata: ["problem": "\(problem)", "anchored": "\(anchored.id):\(anchored.hash)"])
+                if let log = anchored.log, log != head.log {
+                    // A new or restored database: its log starts elsewhere. Said loudly, since a
+                    // log rewritten from its first row looks the same.
+                    logger.warning(
+                        """
+                        the audit anchor belongs to another audit log (a new or restored database, or a log \
+                        rewritten from its start); anchoring this one from now on
+                        """,
+                        metadata: ["anchored": "\(anchored.id):\(anchored.hash)", "anchoredLog": "\(log)",
+                                   "log": "\(head.log ?? "")"])
+                } else {
+                    let stored = try AuditLog.storedHash(ofRow: anchored.id, on: connection)
+                    guard stored == anchored.hash, head.id > anchored.id else {
+                        let problem =
+                            stored == nil
+                            ? "the anchored audit row \(anchored.id) is gone from the log (which ends at row \(head.id))"
+                            : "the anchored audit row \(anchored.id) was changed"
+                        if anchorProblem != problem {
+                            anchorProblem = problem
+                            logger.critical(
+                                "audit trail tampered with: the anchor stays where it is; run flagstaff audit verify",
+                                metadata: ["problem": "\(problem)", "anchored": "\(anchored.id):\(anchored.hash)"])
+                        }
+                        return
                     }
-                    return
                 }
             }
             try repository.setReference(

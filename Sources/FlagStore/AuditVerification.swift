@@ -64,6 +64,16 @@ extension AuditLog {
                     for row in page {
                         let id = try row.int64(0)
                         let stored = try row.string(14)
+                        if previous == nil, let anchor, let log = anchor.log, log != stored {
+                            return AuditVerification(
+                                rowsChecked: 0,
+                                firstBroken: BrokenAuditRow(
+                                    id: id, action: try row.string(3), resource: "the first row",
+                                    problem: "\(source) belongs to another audit log (its first row's hash is "
+                                        + "\(log.prefix(12))…): the log was replaced from its start, or this is another "
+                                        + "database; after a deliberate restore the daemon anchors the new log on its "
+                                        + "next pass"))
+                        }
                         if let problem = try check(row, id: id, storedHash: stored, previous: previous) {
                             return AuditVerification(rowsChecked: checked, firstBroken: problem)
                         }

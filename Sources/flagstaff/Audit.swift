@@ -1,4 +1,5 @@
 import ArgumentParser
+import FlagDaemon
 import FlagStore
 import Foundation
 import GitSource
@@ -15,13 +16,16 @@ struct Audit: ParsableCommand {
                 deleted from the end leave a shorter chain that holds by itself: to see them, the \
                 chain is also checked against the head the daemon anchors outside PostgreSQL, in \
                 the reference refs/flagstaff/audit-head of the repository it follows (--repo: that \
-                repository, or the daemon's mirror of a remote one), or given with --head ID:HASH \
-                (as the daemon's log prints it, message "audit head").
+                repository; for a URL, the daemon's mirror, found as the daemon finds it or with \
+                --mirror), or given with --head ID:HASH (as the daemon's log prints it, message \
+                "audit head"). A repository named (or set in FLAGSTAFF_REPO) that cannot be read is \
+                an error; with neither, a repository at . without an anchor is only noted.
                 """)
         @Option(help: "PostgreSQL URL.") var postgres: String?
         @Option(help: "The repository (or the daemon's mirror) holding refs/flagstaff/audit-head (default: .).")
         var repo: String?
         @Option(help: "The anchored head as ID:HASH, instead of reading it from --repo.") var head: String?
+        @Option(help: "The daemon's mirror, when --repo is a URL (default: as the daemon's).") var mirror: String?
 
         func validate() throws {
             if let head, Self.parseHead(head) == nil {
@@ -60,13 +64,20 @@ struct Audit: ParsableCommand {
         /// repository holds none.
         func anchor(_ settings: Settings) throws -> (AuditHead?, String) {
             if let head { return (Self.parseHead(head), "--head") }
-            let path = settings.value("repo", repo) ?? "."
+            // A daemon following a remote anchors in its mirror, where it would find it.
+            let given = settings.value("repo", repo)
+            var path = given ?? "."
+            if path.contains("://") {
+                var daemon = DaemonConfiguration(repository: path)
+                daemon.mirror = settings.value("mirror", mirror)
+                path = daemon.mirrorPath
+            }
             let source = "\(AuditHead.reference) in \(path)"
             let bytes: [UInt8]?
             do {
                 bytes = try GitRepository(path: path).referencedBlob(AuditHead.reference)
             } catch {
-                if repo != nil {
+                if given != nil {
                     printError("error: \(error)")
                     throw ExitStatus.failed
                 }

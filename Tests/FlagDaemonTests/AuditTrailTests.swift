@@ -61,6 +61,33 @@ struct AuditTrailTests {
         daemon.terminate()
     }
 
+    @Test func aNewDatabaseForTheSameRepositoryIsAnchoredAfreshAndSaysSo() async throws {
+        let repo = try FlagRepository()
+        let first = try Services.database()
+        var daemon = try DaemonProcess.daemon(repo: repo, postgres: first)
+        try await daemon.waitUntilListening()
+        try await eventually("the first database's head is anchored") { try anchoredHead(repo) != nil }
+        let old = try #require(try anchoredHead(repo))
+        daemon.terminate()
+
+        // The demo does this on every start: a new throwaway PostgreSQL, the same repository.
+        let second = try Services.database()
+        daemon = try DaemonProcess.daemon(repo: repo, postgres: second)
+        try await daemon.waitUntilListening()
+        try await eventually("the new database's head is anchored") {
+            try anchoredHead(repo)?.log == (try scalar(second, "SELECT hash FROM audit_logs ORDER BY id LIMIT 1"))
+        }
+        #expect(try anchoredHead(repo) != old)
+        #expect(daemon.logged("audit trail tampered with: the anchor stays where it is; run flagstaff audit verify").isEmpty)
+        #expect(daemon.lines.contains { ($0["message"].flatMap { if case .string(let m) = $0 { m } else { nil } } ?? "")
+            .hasPrefix("the audit anchor belongs to another audit log") })
+        let verify = try runCLI(["audit", "verify", "--postgres", second, "--repo", repo.url.path])
+        #expect(verify.status == 0, "\(verify.output)")
+        let stale = try runCLI(["audit", "verify", "--postgres", first, "--repo", repo.url.path])
+        #expect(stale.status == 1 && stale.output.contains("belongs to another audit log"), "\(stale.output)")
+        daemon.terminate()
+    }
+
     @Test func aDaemonWithTheWriterRoleSyncsAfterTheOwnerMigrated() async throws {
         let repo = try FlagRepository()
         let database = try Services.database()

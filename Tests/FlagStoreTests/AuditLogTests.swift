@@ -175,10 +175,24 @@ struct AuditLogTests {
         #expect(broken.problem.contains("hash is not the one"), "\(broken)")
     }
 
+    @Test func anAnchorOfAnotherLogIsNamedAtTheFirstRow() throws {
+        let db = try chain()
+        let head = try #require(try AuditLog.head(on: db))
+        #expect(head.log == (try db.scalar("SELECT hash FROM audit_logs ORDER BY id LIMIT 1")))
+        var elsewhere = head
+        elsewhere.log = String(repeating: "b", count: 64)
+        let broken = try #require(try AuditLog.verify(on: db, anchor: elsewhere).firstBroken)
+        #expect(broken.id == (try ids(db)).first)
+        #expect(broken.problem.contains("belongs to another audit log"), "\(broken)")
+    }
+
     @Test func theAnchorEncodingRoundTripsAndRefusesAnythingElse() {
         let head = AuditHead(id: 42, hash: String(repeating: "0123456789abcdef", count: 4))
         #expect(String(decoding: head.encoded, as: UTF8.self) == #"{"hash":"\#(head.hash)","id":42}"#)
         #expect(AuditHead(decoding: head.encoded) == head)
+        let withLog = AuditHead(id: 42, hash: head.hash, log: String(repeating: "f", count: 64))
+        #expect(AuditHead(decoding: withLog.encoded) == withLog)
+        #expect(AuditHead(decoding: Array(#"{"hash":"\#(head.hash)","id":1,"log":"short"}"#.utf8)) == nil)
         for bad in [#"{"id":1}"#, #"{"id":"1","hash":"\#(head.hash)"}"#, #"{"id":1,"hash":"XYZ"}"#, "", "[]"] {
             #expect(AuditHead(decoding: Array(bad.utf8)) == nil, "\(bad)")
         }
