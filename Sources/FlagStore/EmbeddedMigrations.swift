@@ -216,6 +216,8 @@ extension Migrator {
             END
             $$;
 
+            -- PostgreSQL 15 no longer lets every role create objects in `public`; older servers do.
+            REVOKE CREATE ON SCHEMA public FROM PUBLIC;
             GRANT USAGE ON SCHEMA public TO flagstaff_writer;
             GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO flagstaff_writer;
             GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO flagstaff_writer;

@@ -133,8 +133,8 @@ def main():
             time.sleep(0.1)
         else:
             sys.exit(f"the daemon never became ready; its log is {log_path}")
-        # A key names an environment the daemon has recorded, so it is made once the daemon
-        # has synced; the daemon reads new keys within 5 s.
+        # Made once the daemon serves (a key could be made before, too); the daemon reads new
+        # keys within 5 s.
         created = subprocess.run(
             [BIN, "keys", "create", "--postgres", database, "--project", "shop", "--environment", "production",
              "--type", "admin", "--name", "schemathesis"],
