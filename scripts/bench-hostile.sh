@@ -39,34 +39,9 @@ cleanup() {
 trap cleanup EXIT
 
 # The repository of scripts/bench-http.sh: 100 flags with rules, rollouts and splits.
+source scripts/bench-repo.sh
 repo="$work/repo"
-mkdir -p "$repo/shop/flags"
-cat > "$repo/flagstaff.yaml" <<EOT
-version: 1
-organization: acme
-projects: { shop: {} }
-environments:
-  production: { branch: main, production: true }
-EOT
-for i in $(seq -w 0 99); do
-    cat > "$repo/shop/flags/flag-$i.yaml" <<EOT
-rules:
-  - name: staff
-    when: [ { attribute: email, op: ends_with, values: ["@acme.com"] } ]
-    serve: on
-  - name: pro users
-    when: [ { attribute: plan, op: in, values: [pro, enterprise] } ]
-    rollout: 25
-    serve: on
-  - name: experiment
-    when: [ { attribute: country, op: in, values: [NL, BE, DE] } ]
-    serve: { split: { on: 50, off: 50 } }
-default: off
-EOT
-done
-git -C "$repo" init -q -b main
-git -C "$repo" -c user.name=bench -c user.email=bench@acme.com add -A
-git -C "$repo" -c user.name=bench -c user.email=bench@acme.com commit -qm flags
+make_bench_repo "$repo"
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 extra=()

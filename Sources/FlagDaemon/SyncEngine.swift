@@ -146,7 +146,7 @@ final class SyncEngine: @unchecked Sendable {
         do {
             let tree = try repository.tree(at: try repository.resolve(configuration.controlBranch), root: configuration.root)
             let compiled = Compiler().compile(ManifestOnly(tree), options: CompileOptions(runTests: false))
-            if let manifest = compiled.manifest {
+            if let manifest = compiled.manifest, manifest != self.manifest {
                 self.manifest = manifest
                 registry.expect(
                     Set(manifest.projects.flatMap { project in

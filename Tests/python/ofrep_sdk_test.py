@@ -4,13 +4,14 @@ Run by scripts/test.sh after the Swift tests: FLAGSTAFF_BIN names the built bina
 non-zero on the first failed check, saying which.
 """
 
-import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
+
+from support import commit_repository, logged_port
 
 from openfeature import api
 from openfeature.contrib.provider.ofrep import OFREPProvider
@@ -69,21 +70,10 @@ def check(condition, what):
         failures.append(what)
 
 
-def git(repo, *args):
-    subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
-
-
 def main():
     work = tempfile.mkdtemp(prefix="flagstaff-sdk-")
     repo = os.path.join(work, "repo")
-    for path, text in FILES.items():
-        full = os.path.join(repo, path)
-        os.makedirs(os.path.dirname(full), exist_ok=True)
-        with open(full, "w") as f:
-            f.write(text)
-    git(repo, "init", "-q", "-b", "main")
-    git(repo, "-c", "user.name=Ana", "-c", "user.email=ana@acme.com", "add", "-A")
-    git(repo, "-c", "user.name=Ana", "-c", "user.email=ana@acme.com", "commit", "-q", "-m", "flags")
+    commit_repository(repo, FILES)
 
     keys = os.path.join(work, "keys")
     created = subprocess.run(
@@ -101,18 +91,8 @@ def main():
              "--listen", "127.0.0.1:0", "--poll-interval", "0.5"],
             stdout=subprocess.DEVNULL, stderr=log, env=env)
     try:
-        port = None
         deadline = time.time() + 60
-        while time.time() < deadline and port is None:
-            with open(log_path) as f:
-                for line in f:
-                    try:
-                        entry = json.loads(line)
-                    except ValueError:
-                        continue
-                    if entry.get("message") == "listening":
-                        port = int(entry["port"])
-            time.sleep(0.1)
+        port = logged_port(log_path, deadline)
         check(port is not None, "the daemon listens")
         base = f"http://127.0.0.1:{port}"
         while time.time() < deadline:

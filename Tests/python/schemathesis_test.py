@@ -10,14 +10,14 @@ document does not promise. Bounded: at most SCHEMATHESIS_MAX_EXAMPLES cases per 
 SCHEMATHESIS_MAX_TIME seconds in all.
 """
 
-import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.parse
 import urllib.request
+
+from support import commit_repository, fresh_database, logged_port
 
 BIN = os.environ.get("FLAGSTAFF_BIN", ".build/debug/flagstaff")
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -61,34 +61,6 @@ default: blue
 }
 
 
-def git(repo, *args):
-    subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
-
-
-def fresh_database(url):
-    """A database of its own on the shared test server, so that nothing the Swift tests left
-    there is served, and the daemon's migrations start from nothing."""
-    name = f"schemathesis_{os.getpid()}_{int(time.time())}"
-    subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", url, "-c", f"CREATE DATABASE {name}"],
-                   check=True, capture_output=True)
-    parts = urllib.parse.urlsplit(url)
-    return urllib.parse.urlunsplit(parts._replace(path="/" + name))
-
-
-def wait_for_port(log_path, deadline):
-    while time.time() < deadline:
-        with open(log_path) as f:
-            for line in f:
-                try:
-                    entry = json.loads(line)
-                except ValueError:
-                    continue
-                if entry.get("message") == "listening":
-                    return int(entry["port"])
-        time.sleep(0.1)
-    return None
-
-
 def main():
     postgres = os.environ.get("FLAGSTAFF_TEST_POSTGRES_URL")
     redis = os.environ.get("FLAGSTAFF_TEST_REDIS_URL")
@@ -96,31 +68,23 @@ def main():
         sys.exit("FLAGSTAFF_TEST_POSTGRES_URL and FLAGSTAFF_TEST_REDIS_URL must be set (scripts/services.sh)")
     work = tempfile.mkdtemp(prefix="flagstaff-schemathesis-")
     repo = os.path.join(work, "repo")
-    for path, text in FILES.items():
-        full = os.path.join(repo, path)
-        os.makedirs(os.path.dirname(full), exist_ok=True)
-        with open(full, "w") as f:
-            f.write(text)
-    git(repo, "init", "-q", "-b", "main")
-    git(repo, "-c", "user.name=Ana", "-c", "user.email=ana@acme.com", "add", "-A")
-    git(repo, "-c", "user.name=Ana", "-c", "user.email=ana@acme.com", "commit", "-q", "-m", "flags")
+    commit_repository(repo, FILES)
 
-    database = fresh_database(postgres)
-    migrations = os.path.join(ROOT, "schemas", "postgres")
-    subprocess.run([BIN, "migrate", "--postgres", database, "--migrations", migrations], check=True, capture_output=True)
+    database = fresh_database(postgres, "schemathesis")
+    subprocess.run([BIN, "migrate", "--postgres", database], check=True, capture_output=True)
     log_path = os.path.join(work, "daemon.log")
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLAGSTAFF_")}
     prefix = f"schemathesis{os.getpid()}"
     with open(log_path, "w") as log:
         daemon = subprocess.Popen(
             [BIN, "daemon", "--repo", repo, "--postgres", database, "--redis", redis, "--redis-prefix", prefix,
-             "--migrations", migrations, "--webhook-secret", "schemathesis-secret",
+             "--webhook-secret", "schemathesis-secret",
              "--listen", "127.0.0.1:0", "--poll-interval", "1"],
             stdout=subprocess.DEVNULL, stderr=log, env=env)
     status = 1
     try:
         deadline = time.time() + 60
-        port = wait_for_port(log_path, deadline)
+        port = logged_port(log_path, deadline)
         if port is None:
             sys.exit(f"the daemon did not listen; its log is {log_path}")
         base = f"http://127.0.0.1:{port}"

@@ -21,6 +21,9 @@ import time
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "Tests", "python"))
+from support import fresh_database  # noqa: E402
+
 BIN = os.path.abspath(os.environ.get("FLAGSTAFF_BIN", os.path.join(ROOT, ".build/debug/flagstaff")))
 failures = []
 
@@ -47,14 +50,6 @@ def walkthrough_block():
     return match.group(1)
 
 
-def new_database():
-    admin = os.environ["FLAGSTAFF_TEST_POSTGRES_URL"]
-    name = "readme_%d" % os.getpid()
-    subprocess.run(["psql", admin, "-qc", f"DROP DATABASE IF EXISTS {name}"], check=True, capture_output=True)
-    subprocess.run(["psql", admin, "-qc", f"CREATE DATABASE {name}"], check=True, capture_output=True)
-    return admin.rsplit("/", 1)[0] + "/" + name
-
-
 def main():
     work = tempfile.mkdtemp(prefix="flagstaff-readme-")
     copy = os.path.join(work, "flagstaff")
@@ -68,7 +63,7 @@ def main():
     port = free_port()
     env = dict(os.environ)
     env.update(
-        FLAGSTAFF_BIN=BIN, FLAGSTAFF_PORT=str(port), FLAGSTAFF_POSTGRES=new_database(),
+        FLAGSTAFF_BIN=BIN, FLAGSTAFF_PORT=str(port), FLAGSTAFF_POSTGRES=fresh_database(os.environ["FLAGSTAFF_TEST_POSTGRES_URL"], "readme"),
         FLAGSTAFF_REDIS=os.environ["FLAGSTAFF_TEST_REDIS_URL"])
     log = open(os.path.join(work, "run.log"), "w")
     demo = subprocess.Popen(["bash", "scripts/run.sh"], cwd=copy, env=env, stdout=log, stderr=subprocess.STDOUT,
