@@ -279,6 +279,7 @@ public struct Compiler: Sendable {
                     manifest: manifest, project: project.key, environment: environment,
                     flags: flags[project.key] ?? [:], segments: segments[project.key] ?? [:])
                 resolver.options.today = today
+                resolver.options.now = options.now
                 if let cache, let manifestID = manifestContentID {
                     resolver.cache = cache
                     resolver.contentIDs = contentIDs

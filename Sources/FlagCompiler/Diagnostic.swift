@@ -118,6 +118,10 @@ public enum DiagnosticCode: String, Sendable, Hashable, CaseIterable {
     case operatorArity = "E308"
     /// A field that an environment overlay cannot change.
     case notOverlayable = "E309"
+    /// A time that is not RFC 3339 with a zone, or outside 1970...2200.
+    case invalidTime = "E310"
+    /// A schedule or window out of order: steps not in time order, an end not after its start.
+    case invalidSchedule = "E311"
 
     // MARK: Context schema (E4xx)
     case undeclaredAttribute = "E400"
@@ -137,6 +141,10 @@ public enum DiagnosticCode: String, Sendable, Hashable, CaseIterable {
     case caseInsensitiveIgnored = "W002"
     /// A rule that can never match because an earlier rule always does.
     case unreachableRule = "W003"
+    /// A schedule or window that is wholly in the past.
+    case pastSchedule = "W004"
+    /// A golden test without `at:` of a flag whose answer changes with time.
+    case untimedGoldenTest = "W005"
 
     public var severity: Diagnostic.Severity { rawValue.hasPrefix("W") ? .warning : .error }
 }

@@ -44,7 +44,7 @@ enum GoldenTests {
                     let environments = test.environment.map { [$0.value] } ?? uniqued(environmentsInOrder)
                     for environment in environments {
                         guard let evaluator = evaluators["\(project)/\(environment)"] else { continue }
-                        let context = evaluator.prepare(test.context, now: now)
+                        let context = evaluator.prepare(test.context, now: test.at?.instant ?? now)
                         let result = evaluator.evaluate(key, context: context)
                         results.append(
                             GoldenTestResult(

@@ -246,6 +246,7 @@ struct Resolver {
             if let v = o.defaultServe { body.defaultServe = v }
             if let v = o.requires { body.requires = v }
             if let v = o.rules { body.rules = v }
+            if let v = o.window { body.window = v }
         }
         return body
     }
@@ -348,17 +349,29 @@ struct Resolver {
                     "rule \(i + 1)\(r.name.map { " \"\($0)\"" } ?? "") can never match: rule at line \(earlier.location.line) matches everyone",
                     at: r.location, hint: "move it above, or give the earlier rule a condition")
             }
-            if r.complete, r.when.isEmpty, r.rollout == nil, catchAll == nil { catchAll = r }
+            if r.complete, r.when.isEmpty, r.rollout == nil, r.window == nil, catchAll == nil { catchAll = r }
             var rollout: Rollout?
             if let ro = r.rollout {
                 rollout = Rollout(
                     percentage: ro.percentage.value,
-                    bucketing: bucketing(by: ro.by, group: ro.group, flag: source))
+                    bucketing: bucketing(by: ro.by, group: ro.group, flag: source), schedule: ro.schedule?.model)
+                if let schedule = ro.schedule { checkNotPast(schedule.last, what: "the rollout's schedule", at: schedule.location) }
             }
+            if let w = r.window { checkNotPast(w.end, what: "the rule's window", at: w.location) }
             rules.append(
                 Rule(
                     name: r.name, when: conditions(r.when), rollout: rollout,
-                    serve: serve(r.serve, flag: source, variants: variants, what: "rule \(i + 1)")))
+                    serve: serve(r.serve, flag: source, variants: variants, what: "rule \(i + 1)"),
+                    window: r.window?.model))
+        }
+        if let w = body.window { checkNotPast(w.end, what: "the flag's window", at: w.location) }
+        let changesWithTime = body.window != nil || (body.rules ?? []).contains { $0.window != nil || $0.rollout?.schedule != nil }
+        if changesWithTime {
+            for test in source.tests where test.at == nil {
+                report(
+                    .untimedGoldenTest, "this test's answer depends on when it runs: the flag changes with time",
+                    at: test.location, hint: "add `at:` with the time to test, e.g. `at: 2026-12-07T09:00:00Z`")
+            }
         }
 
         // A test must expect a variant the flag has where it runs.
@@ -390,7 +403,15 @@ struct Resolver {
             key: source.key, name: source.name, description: source.description, type: source.type,
             owner: source.owner, tags: source.tags, expires: source.expires?.value, variants: variants,
             enabled: body.enabled ?? true, offVariant: offVariant, defaultServe: defaultServe, requires: requires,
-            rules: rules)
+            rules: rules, window: body.window?.model)
+    }
+
+    /// A schedule or window whose last change is past changes nothing any more: it warns.
+    mutating func checkNotPast(_ last: TimeSource?, what: String, at location: SourceLocation) {
+        guard let last, let now = options.now, last.instant <= now else { return }
+        report(
+            .pastSchedule, "\(what) ended at \(last.utc), which is past", at: location,
+            hint: "it now always serves as at its end: write that instead, or move the times forward")
     }
 
     var options = ResolverOptions()
@@ -608,6 +629,8 @@ struct Resolver {
 struct ResolverOptions {
     /// Start of today; `expires` before it warns. nil skips the check.
     var today: Instant?
+    /// The compile time; schedules that ended before it warn. nil skips the check.
+    var now: Instant?
 }
 
 /// Cycle detection in a reference graph, reporting each cycle once.

@@ -1,3 +1,4 @@
+import FlagEngine
 import FlagModel
 
 // The language as written, with a location on everything a later check may point at.
@@ -56,9 +57,54 @@ struct SplitSource: Sendable {
 }
 
 struct RolloutSource: Sendable {
+    /// The fixed percentage; with steps, the one before the first step; with a ramp, `from`.
     var percentage: Located<Int>
     var by: [Located<String>]?
     var group: String?
+    var schedule: ScheduleSource?
+}
+
+/// A time written in a flag file, with its instant and its UTC form for the snapshot.
+struct TimeSource: Sendable {
+    var instant: Instant
+    var utc: String
+    var location: SourceLocation
+}
+
+struct WindowSource: Sendable {
+    var start: TimeSource?
+    var end: TimeSource?
+    var location: SourceLocation
+
+    var model: Window { Window(start: start?.utc, end: end?.utc) }
+}
+
+enum ScheduleSource: Sendable {
+    case ramp(from: Located<Int>, to: Located<Int>, start: TimeSource, end: TimeSource, location: SourceLocation)
+    case steps([(at: TimeSource, percentage: Located<Int>)], location: SourceLocation)
+
+    var location: SourceLocation {
+        switch self {
+        case .ramp(_, _, _, _, let location), .steps(_, let location): location
+        }
+    }
+
+    /// When the schedule makes its last change.
+    var last: TimeSource? {
+        switch self {
+        case .ramp(_, _, _, let end, _): end
+        case .steps(let steps, _): steps.last?.at
+        }
+    }
+
+    var model: RolloutSchedule {
+        switch self {
+        case .ramp(let from, let to, let start, let end, _):
+            .ramp(Ramp(from: from.value, to: to.value, start: start.utc, end: end.utc))
+        case .steps(let steps, _):
+            .steps(steps.map { RolloutStep(at: $0.at.utc, percentage: $0.percentage.value) })
+        }
+    }
 }
 
 struct AttributeConditionSource: Sendable {
@@ -84,6 +130,7 @@ struct RuleSource: Sendable {
     var when: [ConditionSource]
     var rollout: RolloutSource?
     var serve: ServeSource
+    var window: WindowSource?
     var location: SourceLocation
     /// False when part of the rule could not be read: it then must not count as a rule
     /// that matches everyone.
@@ -111,8 +158,9 @@ struct FlagBody: Sendable {
     var defaultServe: ServeSource?
     var requires: [PrerequisiteSource]?
     var rules: [RuleSource]?
+    var window: WindowSource?
 
-    static let overlayableFields = ["enabled", "variants", "off_variant", "default", "requires", "rules"]
+    static let overlayableFields = ["enabled", "variants", "off_variant", "default", "requires", "rules", "window"]
 }
 
 struct GoldenTestSource: Sendable {
@@ -123,6 +171,8 @@ struct GoldenTestSource: Sendable {
     /// Where each context attribute is written, by dotted name.
     var attributeLocations: [String: SourceLocation]
     var expect: Located<String>
+    /// The evaluation time the test runs at (`at:`), instead of the compile time.
+    var at: TimeSource?
     var value: Value?
     var reason: Located<String>?
     var location: SourceLocation

@@ -1,3 +1,4 @@
+import FlagEngine
 import FlagModel
 
 /// Keys of organizations, projects, environments, flags and segments (SPEC §1).
@@ -180,7 +181,7 @@ struct SourceParser {
 
     static let flagFields = [
         "name", "description", "type", "owner", "tags", "expires", "variants", "enabled", "off_variant", "default",
-        "requires", "rules", "environments", "tests",
+        "requires", "rules", "environments", "tests", "window",
     ]
 
     mutating func flag(_ node: YAMLNode?, key: String, project: String) -> FlagSource {
@@ -252,6 +253,7 @@ struct SourceParser {
         if let r = f["rules"], let items = reader.list(r, what: "rules") {
             body.rules = items.compactMap { rule($0) }
         }
+        if let w = f["window"] { body.window = window(w, what: "the flag's window") }
         return body
     }
 
@@ -269,7 +271,7 @@ struct SourceParser {
         return PrerequisiteSource(flag: flag, variants: variants, location: reader.location(node))
     }
 
-    static let ruleFields = ["name", "when", "rollout", "serve"]
+    static let ruleFields = ["name", "when", "rollout", "serve", "window"]
 
     private mutating func rule(_ node: YAMLNode) -> RuleSource? {
         let errorsBefore = reader.diagnostics.filter { $0.severity == .error }.count
@@ -279,45 +281,183 @@ struct SourceParser {
         if let w = f["when"] { when = conditions(w) }
         var rollout: RolloutSource?
         if let r = f["rollout"] { rollout = self.rollout(r) }
+        let window = f["window"].flatMap { self.window($0, what: "a rule's window") }
         guard let s = reader.require(f, "serve", what: "a rule", hint: "add `serve: <variant>`"), let serve = serve(s)
         else { return nil }
         let complete = reader.diagnostics.filter { $0.severity == .error }.count == errorsBefore
         return RuleSource(
-            name: name, when: when, rollout: rollout, serve: serve, location: reader.location(node), complete: complete)
+            name: name, when: when, rollout: rollout, serve: serve, window: window, location: reader.location(node),
+            complete: complete)
+    }
+
+    private mutating func percentage(_ n: YAMLNode) -> Located<Int>? {
+        if case .scalar(let s) = n.kind, case .double = s.value {
+            reader.report(
+                .invalidRollout, "a rollout is a whole percentage, found \(s.text)", at: n,
+                hint: "write an integer from 0 to 100")
+            return nil
+        }
+        if case .scalar(let s) = n.kind, case .string(let text) = s.value, Int(text) != nil {
+            reader.report(
+                .wrongType, "rollout must be a whole number, found the string \"\(text)\"", at: n,
+                hint: "remove the quotes")
+            return nil
+        }
+        guard let p = reader.int(n, what: "rollout") else { return nil }
+        guard (0...100).contains(p.value) else {
+            reader.report(
+                .invalidRollout, "rollout \(p.value) is outside 0...100", at: n,
+                hint: "a rollout is a percentage from 0 to 100")
+            return nil
+        }
+        return p
     }
 
     private mutating func rollout(_ node: YAMLNode) -> RolloutSource? {
-        func percentage(_ n: YAMLNode) -> Located<Int>? {
-            if case .scalar(let s) = n.kind, case .double = s.value {
-                reader.report(
-                    .invalidRollout, "a rollout is a whole percentage, found \(s.text)", at: n,
-                    hint: "write an integer from 0 to 100")
-                return nil
-            }
-            if case .scalar(let s) = n.kind, case .string(let text) = s.value, Int(text) != nil {
-                reader.report(
-                    .wrongType, "rollout must be a whole number, found the string \"\(text)\"", at: n,
-                    hint: "remove the quotes")
-                return nil
-            }
-            guard let p = reader.int(n, what: "rollout") else { return nil }
-            guard (0...100).contains(p.value) else {
-                reader.report(
-                    .invalidRollout, "rollout \(p.value) is outside 0...100", at: n,
-                    hint: "a rollout is a percentage from 0 to 100")
-                return nil
-            }
-            return p
-        }
         if case .scalar = node.kind {
             return percentage(node).map { RolloutSource(percentage: $0) }
         }
-        guard let f = reader.fields(node, allowed: ["percentage", "by", "group"], what: "a rollout"),
-            let p = reader.require(f, "percentage", what: "a rollout"), let pct = percentage(p)
+        guard let f = reader.fields(node, allowed: ["percentage", "by", "group", "ramp", "steps"], what: "a rollout")
         else { return nil }
-        return RolloutSource(
-            percentage: pct, by: f["by"].flatMap { bucketing($0) },
-            group: f["group"].flatMap { reader.string($0, what: "group")?.value })
+        let by = f["by"].flatMap { bucketing($0) }
+        let group = f["group"].flatMap { reader.string($0, what: "group")?.value }
+        if let r = f["ramp"] {
+            if let s = f.keys["steps"] {
+                reader.report(
+                    .invalidSchedule, "a rollout has either `ramp` or `steps`, not both", at: s,
+                    hint: "write the ramp as steps, or drop the steps")
+                return nil
+            }
+            if let p = f.keys["percentage"] {
+                reader.report(
+                    .invalidSchedule, "a ramping rollout takes its percentages from the ramp", at: p,
+                    hint: "remove `percentage`; the ramp's `from` applies before its start")
+                return nil
+            }
+            guard let ramp = ramp(r) else { return nil }
+            guard case .ramp(let from, _, _, _, _) = ramp else { return nil }
+            return RolloutSource(percentage: from, by: by, group: group, schedule: ramp)
+        }
+        if let s = f["steps"] {
+            var base = Located(value: 0, location: reader.location(s))
+            if let p = f["percentage"] {
+                guard let pct = percentage(p) else { return nil }
+                base = pct
+            }
+            guard let steps = steps(s) else { return nil }
+            return RolloutSource(percentage: base, by: by, group: group, schedule: steps)
+        }
+        guard let p = reader.require(f, "percentage", what: "a rollout", hint: "or give it a `ramp` or `steps`"),
+            let pct = percentage(p)
+        else { return nil }
+        return RolloutSource(percentage: pct, by: by, group: group)
+    }
+
+    // MARK: Time
+
+    /// A time with a zone, as RFC 3339 writes it (`2026-12-07T09:00:00+01:00`).
+    private mutating func time(_ node: YAMLNode, what: String) -> TimeSource? {
+        guard case .scalar(let s) = node.kind, s.value != .null else {
+            reader.report(.wrongType, "\(what) must be a time, found \(NodeReader.describe(node))", at: node)
+            return nil
+        }
+        guard let instant = Timestamp.parseLiteral(s.text) else {
+            let hint: String
+            if Timestamp.parseDate(s.text) != nil {
+                hint = "add a time of day and a zone, e.g. \(s.text)T00:00:00Z"
+            } else if Timestamp.parse(s.text + "Z") != nil {
+                hint = "add a zone, e.g. \(s.text)Z for UTC or \(s.text)+01:00"
+            } else {
+                hint = "write RFC 3339 with a zone, e.g. 2026-12-07T09:00:00Z or 2026-12-07T09:00:00+01:00"
+            }
+            reader.report(.invalidTime, "\(what) '\(s.text)' is not a time with a zone", at: node, hint: hint)
+            return nil
+        }
+        guard (0...7_258_118_400).contains(instant.seconds) else {
+            reader.report(
+                .invalidTime, "\(what) '\(s.text)' is outside the years 1970 to 2200", at: node,
+                hint: "schedules are for times a service runs")
+            return nil
+        }
+        return TimeSource(instant: instant, utc: Timestamp.formatPrecise(instant), location: reader.location(node))
+    }
+
+    private mutating func window(_ node: YAMLNode, what: String) -> WindowSource? {
+        guard let f = reader.fields(node, allowed: ["start", "end"], what: what) else { return nil }
+        let start = f["start"].flatMap { time($0, what: "start") }
+        let end = f["end"].flatMap { time($0, what: "end") }
+        if f["start"] == nil, f["end"] == nil {
+            reader.report(
+                .missingField, "\(what) needs a `start`, an `end` or both", at: node,
+                hint: "e.g. `window: { start: 2026-12-07T09:00:00Z, end: 2026-12-14T09:00:00Z }`")
+            return nil
+        }
+        if let start, let end, end.instant <= start.instant {
+            reader.report(
+                .invalidSchedule, "\(what) ends at \(end.utc), not after it starts at \(start.utc)", at: end.location,
+                hint: "the end is excluded: it must come after the start")
+            return nil
+        }
+        guard (f["start"] == nil || start != nil), (f["end"] == nil || end != nil) else { return nil }
+        return WindowSource(start: start, end: end, location: reader.location(node))
+    }
+
+    private mutating func ramp(
+        _ node: YAMLNode
+    ) -> ScheduleSource? {
+        guard let f = reader.fields(node, allowed: ["from", "to", "start", "end"], what: "a ramp") else { return nil }
+        let example = "e.g. `ramp: { from: 5, to: 100, start: 2026-12-07T09:00:00Z, end: 2026-12-14T09:00:00Z }`"
+        guard let fn = reader.require(f, "from", what: "a ramp", hint: example),
+            let tn = reader.require(f, "to", what: "a ramp", hint: example),
+            let sn = reader.require(f, "start", what: "a ramp", hint: example),
+            let en = reader.require(f, "end", what: "a ramp", hint: example)
+        else { return nil }
+        let from = percentage(fn)
+        let to = percentage(tn)
+        let start = time(sn, what: "start")
+        let end = time(en, what: "end")
+        guard let from, let to, let start, let end else { return nil }
+        guard end.instant > start.instant else {
+            reader.report(
+                .invalidSchedule, "the ramp ends at \(end.utc), not after it starts at \(start.utc)", at: end.location,
+                hint: "a ramp runs from `start` to a later `end`")
+            return nil
+        }
+        return .ramp(from: from, to: to, start: start, end: end, location: reader.location(node))
+    }
+
+    private mutating func steps(
+        _ node: YAMLNode
+    ) -> ScheduleSource? {
+        guard let items = reader.list(node, what: "steps") else { return nil }
+        guard !items.isEmpty else {
+            reader.report(
+                .invalidValue, "`steps` needs at least one step", at: node,
+                hint: "e.g. `steps: [{ at: 2026-12-07T09:00:00Z, percentage: 25 }]`")
+            return nil
+        }
+        var steps: [(at: TimeSource, percentage: Located<Int>)] = []
+        var complete = true
+        for item in items {
+            guard let f = reader.fields(item, allowed: ["at", "percentage"], what: "a step"),
+                let an = reader.require(f, "at", what: "a step", hint: "when the step begins, with a zone"),
+                let pn = reader.require(f, "percentage", what: "a step"),
+                let at = time(an, what: "at"), let p = percentage(pn)
+            else {
+                complete = false
+                continue
+            }
+            if let previous = steps.last, at.instant <= previous.at.instant {
+                reader.report(
+                    .invalidSchedule, "step at \(at.utc) does not come after the step at \(previous.at.utc)",
+                    at: at.location, hint: "list the steps in time order, each at a different time")
+                complete = false
+                continue
+            }
+            steps.append((at, p))
+        }
+        guard complete else { return nil }
+        return .steps(steps, location: reader.location(node))
     }
 
     private mutating func bucketing(_ node: YAMLNode) -> [Located<String>]? {
@@ -463,7 +603,7 @@ struct SourceParser {
 
     // MARK: Golden tests
 
-    static let testFields = ["name", "environment", "context", "expect", "value", "reason"]
+    static let testFields = ["name", "environment", "context", "expect", "value", "reason", "at"]
 
     private mutating func goldenTest(_ node: YAMLNode) -> GoldenTestSource? {
         guard let f = reader.fields(node, allowed: Self.testFields, what: "a test") else { return nil }
@@ -497,10 +637,15 @@ struct SourceParser {
             }
         }
         collect(c, prefix: "")
+        var at: TimeSource?
+        if let a = f["at"] {
+            guard let time = time(a, what: "at") else { return nil }
+            at = time
+        }
         return GoldenTestSource(
             name: f["name"].flatMap { reader.string($0, what: "name")?.value },
             environment: f["environment"].flatMap { reader.string($0, what: "environment") }, context: context,
-            contextLocation: reader.location(c), attributeLocations: attributeLocations, expect: expect,
+            contextLocation: reader.location(c), attributeLocations: attributeLocations, expect: expect, at: at,
             value: f["value"]?.value, reason: reason, location: reader.location(node))
     }
 

@@ -17,6 +17,11 @@ public final class Evaluator: @unchecked Sendable {
     /// Whether some rollout or split buckets by `random`: only then does preparing a context
     /// draw a random number.
     let usesRandom: Bool
+    /// Whether some flag or rule depends on the time (a window or a scheduled rollout): only
+    /// then does preparing a context read `currentTime` for them.
+    let usesTime: Bool
+    /// Every instant at which some flag's outcome may change with time, sorted, unique.
+    public let timeBoundaries: [Instant]
 
     public init(snapshot: Snapshot) {
         self.snapshot = snapshot
@@ -39,6 +44,8 @@ public final class Evaluator: @unchecked Sendable {
         self.flagIndex = flagIndex
         self.attributes = compiler.attributes
         self.usesRandom = compiler.usesRandom
+        self.usesTime = flags.contains { $0.usesTime }
+        self.timeBoundaries = Array(Set(snapshot.flags.flatMap(TimeBoundaries.of))).sorted()
     }
 
     /// The keys of all flags, sorted.
@@ -60,7 +67,36 @@ public final class Evaluator: @unchecked Sendable {
     public func prepare(
         _ context: [String: Value], now: Instant, random: inout some RandomNumberGenerator
     ) -> PreparedContext {
-        PreparedContext.prepare(context, attributes: attributes, now: now, drawsRandom: usesRandom, random: &random)
+        PreparedContext.prepare(
+            context, attributes: attributes, now: now, drawsRandom: usesRandom, readsTime: usesTime, random: &random)
+    }
+
+    // MARK: Time
+
+    /// Whether what this snapshot serves may change with time alone.
+    public var changesWithTime: Bool { !timeBoundaries.isEmpty }
+
+    /// The first instant after `instant` at which some flag's outcome may change, if any.
+    public func nextTimeBoundary(after instant: Instant) -> Instant? {
+        var low = 0
+        var high = timeBoundaries.count
+        while low < high {
+            let mid = (low + high) / 2
+            if timeBoundaries[mid] <= instant { low = mid + 1 } else { high = mid }
+        }
+        return low < timeBoundaries.count ? timeBoundaries[low] : nil
+    }
+
+    /// The last instant at or before `instant` at which some flag's outcome may have changed:
+    /// what serving is like between two boundaries is named by the boundary it began at.
+    public func lastTimeBoundary(atOrBefore instant: Instant) -> Instant? {
+        var low = 0
+        var high = timeBoundaries.count
+        while low < high {
+            let mid = (low + high) / 2
+            if timeBoundaries[mid] <= instant { low = mid + 1 } else { high = mid }
+        }
+        return low > 0 ? timeBoundaries[low - 1] : nil
     }
 
     // MARK: Evaluation
@@ -166,6 +202,9 @@ public final class Evaluator: @unchecked Sendable {
     /// snapshots that arrive from elsewhere.
     func decide(_ flag: CompiledFlag, context: PreparedContext, depth: Int) -> Outcome {
         guard flag.enabled else { return Outcome(variant: flag.offVariant, reason: .disabled) }
+        if flag.window.isBounded, !flag.window.contains(context.time) {
+            return Outcome(variant: flag.offVariant, reason: .disabled)
+        }
         if !flag.requires.isEmpty { return decideWithPrerequisites(flag, context: context, depth: depth) }
         return decideRules(flag, context: context)
     }
@@ -187,10 +226,17 @@ public final class Evaluator: @unchecked Sendable {
     func decideRules(_ flag: CompiledFlag, context: PreparedContext) -> Outcome {
         for i in 0..<flag.rules.count {
             let rule = flag.rules[i]
+            var percentage = rule.percentage
+            if rule.timed {
+                guard rule.window.contains(context.time) else { continue }
+                if rule.schedule.isScheduled {
+                    percentage = rule.schedule.percentage(at: context.time, flag.stepTimes, flag.stepPercentages)
+                }
+            }
             guard flag.conditions.allHold(rule.conditions, self, context, depth: 0) else { continue }
-            if rule.percentage >= 0 {
+            if percentage >= 0 {
                 guard let value = bucketValue(flag.by, rule.by, context),
-                    Int(rule.hasher.hash(value) % 100) + 1 <= rule.percentage
+                    Int(rule.hasher.hash(value) % 100) + 1 <= percentage
                 else { continue }
             }
             return Outcome(variant: serve(rule.serve, flag, context), reason: rule.serve.isSplit ? .split : .targetingMatch, rule: i)
@@ -322,6 +368,10 @@ struct RuleData: Sendable {
     var by: Range<Int>
     var hasher: BucketHasher
     var serve: ServeRef
+    /// Whether the rule has a window or a scheduled rollout.
+    var timed: Bool
+    var window: TimeWindow
+    var schedule: CompiledSchedule
 }
 
 struct CompiledPrerequisite: Sendable {
@@ -379,6 +429,11 @@ final class CompiledFlag: Sendable {
     let by: [BucketSource]
     let splits: [CompiledSplit]
     let isStatic: Bool
+    let window: TimeWindow
+    /// The steps of every stepped rollout, in rule order; a rule's schedule names its range.
+    let stepTimes: [Int64]
+    let stepPercentages: [Int]
+    var usesTime: Bool { window.isBounded || rules.contains { $0.timed } }
 
     static func variantTable(_ flag: Flag) -> [String] { flag.variants.keys.sorted() }
 
@@ -430,22 +485,31 @@ final class CompiledFlag: Sendable {
         var rules: [RuleData] = []
         var nodes: [ConditionNode] = []
         var by: [BucketSource] = []
+        var stepTimes: [Int64] = []
+        var stepPercentages: [Int] = []
         for rule in flag.rules {
             let start = nodes.count
             nodes += compiler.compile(rule.when)
             let byStart = by.count
             var percentage = -1
             var hasher = BucketHasher(group: flag.key, seed: Murmur3.rolloutSeed)
+            var schedule = CompiledSchedule.none
             if let rollout = rule.rollout {
                 percentage = rollout.percentage
                 by += sources(rollout.bucketing.by)
                 hasher = BucketHasher(group: rollout.bucketing.group, seed: Murmur3.rolloutSeed)
+                schedule = CompiledSchedule(rollout, stepTimes: &stepTimes, stepPercentages: &stepPercentages)
             }
+            let window = TimeWindow(rule.window)
             rules.append(
                 RuleData(
                     conditions: start..<nodes.count, percentage: percentage, by: byStart..<by.count, hasher: hasher,
-                    serve: serve(rule.serve)))
+                    serve: serve(rule.serve), timed: window.isBounded || schedule.isScheduled, window: window,
+                    schedule: schedule))
         }
+        self.window = TimeWindow(flag.window)
+        self.stepTimes = stepTimes
+        self.stepPercentages = stepPercentages
         self.rules = rules
         self.ruleNames = flag.rules.map(\.name)
         self.conditions = NodeList(nodes)

@@ -22,6 +22,9 @@ public struct PreparedContext: Sendable {
     /// Decimal text of a number drawn from 1...9999 for `by: [random]`, drawn once per context
     /// (empty when the snapshot never buckets by `random`).
     var randomText: String
+    /// The evaluation time in nanoseconds since the Unix epoch: the context's `currentTime`
+    /// when the snapshot has windows or schedules and the context sets a valid one, else `now`.
+    var time: Int64
 }
 
 /// What the evaluator needs to know about one attribute when preparing a context.
@@ -40,7 +43,7 @@ struct AttributeNeeds: Sendable {
 extension PreparedContext {
     static func prepare(
         _ context: [String: Value], attributes: [AttributeNeeds], now: Instant, drawsRandom: Bool,
-        random: inout some RandomNumberGenerator
+        readsTime: Bool = false, random: inout some RandomNumberGenerator
     ) -> PreparedContext {
         var slots: [Slot] = []
         slots.reserveCapacity(attributes.count)
@@ -73,7 +76,12 @@ extension PreparedContext {
         let targetingKey = context["targetingKey"]?.scalarText
         // Drawing costs a system call: only contexts of snapshots that bucket by `random` do.
         let randomText = drawsRandom ? String(Int.random(in: 1...9999, using: &random)) : ""
-        return PreparedContext(slots: slots, targetingKey: targetingKey, randomText: randomText)
+        var time = now
+        if readsTime, case .string(let text)? = context["currentTime"], let asked = Timestamp.parse(text) {
+            time = asked
+        }
+        return PreparedContext(
+            slots: slots, targetingKey: targetingKey, randomText: randomText, time: TimeWindow.nanos(time))
     }
 
     private static func lookup(_ context: [String: Value], _ needs: AttributeNeeds) -> Value? {

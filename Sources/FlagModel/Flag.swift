@@ -27,13 +27,15 @@ public struct Flag: Sendable, Hashable {
     public var defaultServe: Serve
     public var requires: [Prerequisite]
     public var rules: [Rule]
+    /// When set, the flag is served only within it; outside, everyone gets `offVariant`.
+    public var window: Window?
 
     public init(
         key: String, name: String? = nil, description: String? = nil, type: FlagType = .boolean,
         owner: String? = nil, tags: [String] = [], expires: String? = nil,
         variants: [String: Value] = ["on": .bool(true), "off": .bool(false)], enabled: Bool = true,
         offVariant: String = "off", defaultServe: Serve = .variant("off"), requires: [Prerequisite] = [],
-        rules: [Rule] = []
+        rules: [Rule] = [], window: Window? = nil
     ) {
         self.key = key
         self.name = name ?? key
@@ -48,11 +50,12 @@ public struct Flag: Sendable, Hashable {
         self.defaultServe = defaultServe
         self.requires = requires
         self.rules = rules
+        self.window = window
     }
 
-    /// A flag with no rules, no prerequisites and a plain default always serves the same.
+    /// A flag with no rules, no prerequisites, no window and a plain default always serves the same.
     public var isStatic: Bool {
-        guard rules.isEmpty, requires.isEmpty, case .variant = defaultServe else { return false }
+        guard rules.isEmpty, requires.isEmpty, window == nil, case .variant = defaultServe else { return false }
         return true
     }
 }
@@ -103,13 +106,67 @@ public struct Bucketing: Sendable, Hashable {
 }
 
 /// A percentage gate on a rule: `murmur3("<group>:<value>", 0) % 100 + 1 <= percentage`.
+///
+/// With a schedule the percentage depends on the evaluation time (`currentTime`); the gate
+/// and the buckets stay the same, so a user in at 10 % is still in at 25 %.
 public struct Rollout: Sendable, Hashable {
+    /// The fixed percentage; with steps, the percentage before the first step; with a ramp,
+    /// the ramp's `from`.
     public var percentage: Int
     public var bucketing: Bucketing
+    public var schedule: RolloutSchedule?
 
-    public init(percentage: Int, bucketing: Bucketing) {
+    public init(percentage: Int, bucketing: Bucketing, schedule: RolloutSchedule? = nil) {
         self.percentage = percentage
         self.bucketing = bucketing
+        self.schedule = schedule
+    }
+}
+
+/// How a rollout's percentage changes with time. Times are RFC 3339 in UTC, as the
+/// compiler writes them (`2026-12-07T08:00:00Z`).
+public enum RolloutSchedule: Sendable, Hashable {
+    /// From `from` % at `start` to `to` % at `end`, linearly, in whole percentages (the
+    /// fraction is dropped toward `from`); `from` before `start`, `to` from `end` on.
+    case ramp(Ramp)
+    /// The rollout's own percentage until the first step, then each step's from its `at`;
+    /// in the order of time.
+    case steps([RolloutStep])
+}
+
+public struct Ramp: Sendable, Hashable {
+    public var from: Int
+    public var to: Int
+    public var start: String
+    public var end: String
+
+    public init(from: Int, to: Int, start: String, end: String) {
+        self.from = from
+        self.to = to
+        self.start = start
+        self.end = end
+    }
+}
+
+public struct RolloutStep: Sendable, Hashable {
+    public var at: String
+    public var percentage: Int
+
+    public init(at: String, percentage: Int) {
+        self.at = at
+        self.percentage = percentage
+    }
+}
+
+/// A period of time, `start` included and `end` excluded; either may be open. Times are
+/// RFC 3339 in UTC.
+public struct Window: Sendable, Hashable {
+    public var start: String?
+    public var end: String?
+
+    public init(start: String? = nil, end: String? = nil) {
+        self.start = start
+        self.end = end
     }
 }
 
@@ -119,12 +176,17 @@ public struct Rule: Sendable, Hashable {
     public var when: [Condition]
     public var rollout: Rollout?
     public var serve: Serve
+    /// When set, the rule applies only within it.
+    public var window: Window?
 
-    public init(name: String? = nil, when: [Condition] = [], rollout: Rollout? = nil, serve: Serve) {
+    public init(
+        name: String? = nil, when: [Condition] = [], rollout: Rollout? = nil, serve: Serve, window: Window? = nil
+    ) {
         self.name = name
         self.when = when
         self.rollout = rollout
         self.serve = serve
+        self.window = window
     }
 }
 

@@ -169,6 +169,37 @@ extension Flag {
         if let description { o["description"] = .string(description) }
         if let owner { o["owner"] = .string(owner) }
         if let expires { o["expires"] = .string(expires) }
+        if let window { o["window"] = window.json }
+        return .object(o)
+    }
+}
+
+extension Window {
+    public var json: Value {
+        var o: [String: Value] = [:]
+        if let start { o["start"] = .string(start) }
+        if let end { o["end"] = .string(end) }
+        return .object(o)
+    }
+}
+
+extension Rollout {
+    public var json: Value {
+        var o: [String: Value] = [
+            "percentage": .int(Int64(percentage)),
+            "by": .array(bucketing.by.map(Value.string)),
+            "group": .string(bucketing.group),
+        ]
+        switch schedule {
+        case nil: break
+        case .ramp(let r):
+            o["ramp"] = .object([
+                "from": .int(Int64(r.from)), "to": .int(Int64(r.to)), "start": .string(r.start), "end": .string(r.end),
+            ])
+        case .steps(let steps):
+            o["steps"] = .array(
+                steps.map { .object(["at": .string($0.at), "percentage": .int(Int64($0.percentage))]) })
+        }
         return .object(o)
     }
 }
@@ -194,13 +225,8 @@ extension Rule {
     public var json: Value {
         var o: [String: Value] = ["when": .array(when.map(\.json)), "serve": serve.json]
         if let name { o["name"] = .string(name) }
-        if let rollout {
-            o["rollout"] = .object([
-                "percentage": .int(Int64(rollout.percentage)),
-                "by": .array(rollout.bucketing.by.map(Value.string)),
-                "group": .string(rollout.bucketing.group),
-            ])
-        }
+        if let rollout { o["rollout"] = rollout.json }
+        if let window { o["window"] = window.json }
         return .object(o)
     }
 }
@@ -304,6 +330,30 @@ private struct Decoder {
         Bucketing(by: try strings(o, "by"), group: try string(o, "group"))
     }
 
+    func window(_ o: [String: Value]) throws(SnapshotDecodingError) -> Window? {
+        guard let w = o["window"] else { return nil }
+        let wo = try at("window").object(w)
+        return Window(start: try at("window").optionalString(wo, "start"), end: try at("window").optionalString(wo, "end"))
+    }
+
+    func schedule(_ o: [String: Value]) throws(SnapshotDecodingError) -> RolloutSchedule? {
+        if let r = o["ramp"] {
+            let ro = try at("ramp").object(r)
+            let d = at("ramp")
+            return .ramp(
+                Ramp(
+                    from: Int(try d.int(ro, "from")), to: Int(try d.int(ro, "to")), start: try d.string(ro, "start"),
+                    end: try d.string(ro, "end")))
+        }
+        guard o["steps"] != nil else { return nil }
+        var steps: [RolloutStep] = []
+        for s in try array(o, "steps") {
+            let so = try at("steps").object(s)
+            steps.append(RolloutStep(at: try at("steps").string(so, "at"), percentage: Int(try at("steps").int(so, "percentage"))))
+        }
+        return .steps(steps)
+    }
+
     func serve(_ v: Value) throws(SnapshotDecodingError) -> Serve {
         let o = try object(v)
         if case .string(let variant)? = o["variant"] { return .variant(variant) }
@@ -358,19 +408,22 @@ extension Flag {
             var rollout: Rollout?
             if let rv = ro["rollout"] {
                 let rollo = try d.object(rv)
-                rollout = Rollout(percentage: Int(try d.int(rollo, "percentage")), bucketing: try d.bucketing(rollo))
+                rollout = Rollout(
+                    percentage: Int(try d.int(rollo, "percentage")), bucketing: try d.bucketing(rollo),
+                    schedule: try d.at("rollout").schedule(rollo))
             }
             rules.append(
                 Rule(
                     name: try d.optionalString(ro, "name"), when: try d.conditions(try d.field(ro, "when")),
-                    rollout: rollout, serve: try d.serve(try d.field(ro, "serve"))))
+                    rollout: rollout, serve: try d.serve(try d.field(ro, "serve")), window: try d.window(ro)))
         }
         self.init(
             key: key, name: try d.string(o, "name"), description: try d.optionalString(o, "description"),
             type: type, owner: try d.optionalString(o, "owner"), tags: try d.strings(o, "tags"),
             expires: try d.optionalString(o, "expires"), variants: try d.object(try d.field(o, "variants")),
             enabled: try d.bool(o, "enabled"), offVariant: try d.string(o, "offVariant"),
-            defaultServe: try d.serve(try d.field(o, "default")), requires: requires, rules: rules)
+            defaultServe: try d.serve(try d.field(o, "default")), requires: requires, rules: rules,
+            window: try d.window(o))
     }
 }
 

@@ -28,7 +28,16 @@ struct Eval: ParsableCommand {
     @Option(help: "Fail with TYPE_MISMATCH unless the flag has this type: boolean, string, number or json.")
     var type: FlagType?
 
+    @Option(
+        help: ArgumentHelp(
+            "Evaluate at this time instead of now (RFC 3339 with a zone, e.g. 2026-12-07T09:00:00Z).",
+            discussion: "Windows and scheduled rollouts answer as they will then; a `currentTime` in the context still wins."))
+    var at: String?
+
     func validate() throws {
+        if let at, Timestamp.parse(at) == nil {
+            throw ValidationError("--at '\(at)' is not a time with a zone; write e.g. 2026-12-07T09:00:00Z")
+        }
         if flag == nil && !all { throw ValidationError("name a flag with --flag, or use --all") }
         if flag != nil && all { throw ValidationError("--flag and --all exclude each other") }
     }
@@ -51,7 +60,7 @@ struct Eval: ParsableCommand {
             throw ValidationError("no project '\(projectKey)' with environment '\(environmentKey)' in this repository")
         }
         let evaluator = Evaluator(snapshot: snapshot)
-        let prepared = evaluator.prepare(contextObject, now: Clock.now())
+        let prepared = evaluator.prepare(contextObject, now: at.flatMap(Timestamp.parse) ?? Clock.now())
         if all {
             let results = evaluator.evaluateAll(context: prepared)
             print(CanonicalJSON.encodePretty(.object(["flags": .array(results.map(\.ofrepJSON))])))

@@ -69,6 +69,17 @@ public enum Timestamp {
             + pad(secondOfDay / 3600, 2) + ":" + pad(secondOfDay / 60 % 60, 2) + ":" + pad(secondOfDay % 60, 2) + "Z"
     }
 
+    /// Formats `instant` in UTC as `YYYY-MM-DDTHH:MM:SS[.fraction]Z`, keeping a fraction of a
+    /// second (without trailing zeros) when there is one.
+    public static func formatPrecise(_ instant: Instant) -> String {
+        let whole = format(Instant(seconds: instant.seconds))
+        guard instant.nanos > 0, instant.nanos < 1_000_000_000 else { return format(instant) }
+        var digits = String(instant.nanos)
+        digits = String(repeating: "0", count: 9 - digits.count) + digits
+        while digits.hasSuffix("0") { digits.removeLast() }
+        return whole.dropLast() + "." + digits + "Z"
+    }
+
     // MARK: Calendar arithmetic
 
     /// Days since 1970-01-01 of a proleptic Gregorian date (Hinnant's `days_from_civil`).
