@@ -315,8 +315,9 @@ public struct Compiler: Sendable {
         var tests: [GoldenTestResult] = []
         if !diagnostics.contains(where: { $0.severity == .error }), options.runTests {
             tests = GoldenTests.run(flags: flags, snapshots: snapshots, now: options.now ?? Instant(seconds: 0, nanos: 0))
-            for result in tests where !result.passed {
-                diagnostics.append(result.diagnostic)
+            for result in tests {
+                if !result.passed { diagnostics.append(result.diagnostic) }
+                if let later = result.laterFailureDiagnostic { diagnostics.append(later) }
             }
         }
         let ordered = Self.ordered(diagnostics)

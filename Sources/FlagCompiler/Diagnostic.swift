@@ -143,7 +143,7 @@ public enum DiagnosticCode: String, Sendable, Hashable, CaseIterable {
     case unreachableRule = "W003"
     /// A schedule or window that is wholly in the past.
     case pastSchedule = "W004"
-    /// A golden test without `at:` of a flag whose answer changes with time.
+    /// A golden test without `at:` that passes now but will fail once a schedule moves on.
     case untimedGoldenTest = "W005"
 
     public var severity: Diagnostic.Severity { rawValue.hasPrefix("W") ? .warning : .error }

@@ -13,8 +13,22 @@ public struct GoldenTestResult: Sendable {
     public var context: [String: Value]
     public var result: EvaluationResult
     public var failure: String?
+    /// For a test without `at:` that passes now: the first time the snapshot's schedules
+    /// will make it fail, and how.
+    public var laterFailure: (at: Instant, failure: String)?
 
     public var passed: Bool { failure == nil }
+
+    /// W005 for a test that passes now but will fail once a schedule moves on.
+    public var laterFailureDiagnostic: Diagnostic? {
+        guard let laterFailure else { return nil }
+        return Diagnostic(
+            .untimedGoldenTest,
+            "test\(name.map { " \"\($0)\"" } ?? "") of flag '\(flag)' passes now but fails from "
+                + "\(Timestamp.format(laterFailure.at)) in environment '\(environment)', when a schedule moves on: "
+                + laterFailure.failure,
+            at: location, hint: "give the test `at:` with the time it is about (e.g. `at: \(Timestamp.format(laterFailure.at))`)")
+    }
 
     public var diagnostic: Diagnostic {
         Diagnostic(
@@ -46,17 +60,34 @@ enum GoldenTests {
                         guard let evaluator = evaluators["\(project)/\(environment)"] else { continue }
                         let context = evaluator.prepare(test.context, now: test.at?.instant ?? now)
                         let result = evaluator.evaluate(key, context: context)
-                        results.append(
-                            GoldenTestResult(
-                                project: project, flag: key, environment: environment, name: test.name,
-                                location: test.location, expectedVariant: test.expect.value, context: test.context,
-                                result: result,
-                                failure: failure(of: test, result)))
+                        var outcome = GoldenTestResult(
+                            project: project, flag: key, environment: environment, name: test.name,
+                            location: test.location, expectedVariant: test.expect.value, context: test.context,
+                            result: result,
+                            failure: failure(of: test, result))
+                        if outcome.passed, test.at == nil {
+                            outcome.laterFailure = laterFailure(of: test, key: key, evaluator, after: now)
+                        }
+                        results.append(outcome)
                     }
                 }
             }
         }
         return results
+    }
+
+    /// A test that does not pin its time is evaluated again at every time the snapshot's
+    /// answers change from now on: the first failure, if any.
+    static func laterFailure(
+        of test: GoldenTestSource, key: String, _ evaluator: Evaluator, after now: Instant
+    ) -> (at: Instant, failure: String)? {
+        var next = evaluator.nextTimeBoundary(after: now)
+        while let boundary = next {
+            let result = evaluator.evaluate(key, context: evaluator.prepare(test.context, now: boundary))
+            if let failure = failure(of: test, result) { return (boundary, failure) }
+            next = evaluator.nextTimeBoundary(after: boundary)
+        }
+        return nil
     }
 
     static func failure(of test: GoldenTestSource, _ result: EvaluationResult) -> String? {

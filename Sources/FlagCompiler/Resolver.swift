@@ -365,14 +365,7 @@ struct Resolver {
                     window: r.window?.model))
         }
         if let w = body.window { checkNotPast(w.end, what: "the flag's window", at: w.location) }
-        let changesWithTime = body.window != nil || (body.rules ?? []).contains { $0.window != nil || $0.rollout?.schedule != nil }
-        if changesWithTime {
-            for test in source.tests where test.at == nil {
-                report(
-                    .untimedGoldenTest, "this test's answer depends on when it runs: the flag changes with time",
-                    at: test.location, hint: "add `at:` with the time to test, e.g. `at: 2026-12-07T09:00:00Z`")
-            }
-        }
+
 
         // A test must expect a variant the flag has where it runs.
         if !variants.isEmpty {

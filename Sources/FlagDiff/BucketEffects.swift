@@ -91,17 +91,17 @@ enum BucketEffects {
     /// nil when anything else that decides a variant differs.
     static func bucketedChanges(_ b: Flag, _ h: Flag) -> [Change]? {
         guard b.type == h.type, b.variants == h.variants, b.enabled == h.enabled, b.offVariant == h.offVariant,
-            b.requires == h.requires, b.rules.count == h.rules.count
+            b.requires == h.requires, b.rules.count == h.rules.count, b.window == h.window
         else { return nil }
         var changes: [Change] = []
         for i in h.rules.indices {
             let br = b.rules[i]
             let hr = h.rules[i]
-            guard br.when == hr.when else { return nil }
+            guard br.when == hr.when, br.window == hr.window else { return nil }
             switch (br.rollout, hr.rollout) {
             case (nil, nil): break
             case (let x?, let y?):
-                guard x.bucketing == y.bucketing else { return nil }
+                guard x.bucketing == y.bucketing, x.schedule == nil, y.schedule == nil else { return nil }
                 if x.percentage != y.percentage {
                     changes.append(.rollout(rule: i, from: x.percentage, to: y.percentage))
                 }

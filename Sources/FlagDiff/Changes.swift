@@ -17,12 +17,18 @@ public struct FlagChange: Sendable, Hashable {
     /// The exact effect on buckets when the only change that affects serving is one
     /// rollout percentage or one split's weights; nil otherwise (replay contexts instead).
     public var effect: BucketEffect?
+    /// When the head flag's windows or scheduled rollouts are new or changed: each step to
+    /// come, in time order, with its exact bucket effect.
+    public var schedule: [ScheduleStep]
 
-    public init(key: String, kind: Kind, fields: [FieldChange] = [], effect: BucketEffect? = nil) {
+    public init(
+        key: String, kind: Kind, fields: [FieldChange] = [], effect: BucketEffect? = nil, schedule: [ScheduleStep] = []
+    ) {
         self.key = key
         self.kind = kind
         self.fields = fields
         self.effect = effect
+        self.schedule = schedule
     }
 }
 

@@ -1,3 +1,4 @@
+import FlagEngine
 import FlagModel
 
 /// Renders model values the way a reviewer reads them: `plan in [pro]`, `segment beta-testers`,
@@ -57,12 +58,43 @@ enum Describe {
     static func rollout(_ r: Rollout?, flagKey: String) -> String {
         guard let r else { return "none" }
         let b = bucketing(r.bucketing, flagKey: flagKey)
-        return "\(r.percentage)%" + (b.isEmpty ? "" : " (\(b))")
+        return percentages(r) + (b.isEmpty ? "" : " (\(b))")
+    }
+
+    /// `25%`, `5% ramping to 100% from … to …`, `1%, 10% from …, 25% from …`.
+    static func percentages(_ r: Rollout) -> String {
+        switch r.schedule {
+        case nil: return "\(r.percentage)%"
+        case .ramp(let ramp):
+            return "\(ramp.from)% ramping to \(ramp.to)% from \(time(ramp.start)) to \(time(ramp.end))"
+        case .steps(let steps):
+            return (["\(r.percentage)%"] + steps.map { "\($0.percentage)% from \(time($0.at))" }).joined(separator: ", ")
+        }
+    }
+
+    /// `from 2026-12-07 08:00 UTC until 2026-12-14 08:00 UTC`; `none` without a window.
+    static func window(_ w: Window?) -> String {
+        guard let w else { return "none" }
+        var parts: [String] = []
+        if let start = w.start { parts.append("from \(time(start))") }
+        if let end = w.end { parts.append("until \(time(end))") }
+        return parts.joined(separator: " ")
+    }
+
+    /// An RFC 3339 UTC time as people read it: `2026-12-07 08:00 UTC` (seconds when not zero).
+    static func time(_ utc: String) -> String {
+        guard let instant = Timestamp.parse(utc) else { return utc }
+        let text = Timestamp.formatPrecise(instant)
+        var day = text.prefix(10) + " " + text.dropFirst(11).prefix(5)
+        let seconds = text.dropFirst(16).dropLast()
+        if seconds != ":00" { day += seconds }
+        return day + " UTC"
     }
 
     static func rule(_ r: Rule, flagKey: String) -> String {
         var parts = ["when " + conditions(r.when)]
         if let rollout = r.rollout { parts.append("rollout " + Describe.rollout(rollout, flagKey: flagKey)) }
+        if let window = r.window { parts.append("only " + Describe.window(window)) }
         parts.append("serve " + serve(r.serve, flagKey: flagKey))
         return parts.joined(separator: ", ")
     }

@@ -126,7 +126,8 @@ extension SnapshotDiff {
     ///   "baseVersion", "headVersion": String | null,
     ///   "flags": [{ "key", "kind": "added"|"removed"|"changed", "fields": [Field],
     ///               "effect": { "share": Float, "population", "description": String,
-    ///                           "transitions": [Transition] } | null }],
+    ///                           "transitions": [Transition] } | null,
+    ///               "schedule": [{ "at", "path", "description", "summary": String, "from", "to": Int? }] }],
     ///   "segments": [{ "key", "kind", "fields": [Field], "usedBy": [String] }],
     ///   "warnings": [{ "kind": "reshuffle"|"removedWhileRequired"|"switchedForEveryone"|"expiredInUse",
     ///                  "key", "message": String }] }
@@ -148,6 +149,7 @@ extension SnapshotDiff {
                         "kind": .string(f.kind.rawValue),
                         "fields": .array(f.fields.map(\.json)),
                         "effect": f.effect?.json ?? .null,
+                        "schedule": .array(f.schedule.map(\.json)),
                     ])
                 }),
             "segments": .array(

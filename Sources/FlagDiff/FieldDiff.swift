@@ -110,6 +110,9 @@ enum FieldDiff {
         serve(&out, path: "default", aspect: nil, base.defaultServe, head.defaultServe, baseKey: base.key, headKey: key)
         requires(&out, base.requires, head.requires)
         rules(&out, base, head)
+        if base.window != head.window {
+            out.append(change("window", Describe.window(base.window), Describe.window(head.window)))
+        }
         return out
     }
 
@@ -133,6 +136,7 @@ enum FieldDiff {
             out.append(change(Describe.rulePath(i, rule), nil, Describe.rule(rule, flagKey: flag.key)))
         }
         if let expires = flag.expires { out.append(change("expires", nil, expires)) }
+        if let window = flag.window { out.append(change("window", nil, Describe.window(window))) }
         return out
     }
 
@@ -330,8 +334,8 @@ enum FieldDiff {
         }
         switch (b.rollout, h.rollout) {
         case (let br?, let hr?):
-            if br.percentage != hr.percentage {
-                out.append(change(path, "\(br.percentage)%", "\(hr.percentage)%", aspect: "rollout"))
+            if br.percentage != hr.percentage || br.schedule != hr.schedule {
+                out.append(change(path, Describe.percentages(br), Describe.percentages(hr), aspect: "rollout"))
             }
             if br.bucketing.by != hr.bucketing.by {
                 out.append(
@@ -347,6 +351,9 @@ enum FieldDiff {
                 change(
                     path, Describe.rollout(b.rollout, flagKey: baseKey), Describe.rollout(h.rollout, flagKey: headKey),
                     aspect: "rollout"))
+        }
+        if b.window != h.window {
+            out.append(change(path, Describe.window(b.window), Describe.window(h.window), aspect: "window"))
         }
         serve(&out, path: path, aspect: "serve", b.serve, h.serve, baseKey: baseKey, headKey: headKey)
     }

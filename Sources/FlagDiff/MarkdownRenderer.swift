@@ -47,6 +47,7 @@ struct MarkdownRenderer {
                 out.append("- \(Self.icon(flag.kind)) **`\(flag.key)`** \(flag.kind.rawValue)")
                 var lines = flag.fields.map { Self.fieldLines($0) }
                 if let effect = flag.effect { lines.append(["**Effect:** " + Self.escape(effect.description)]) }
+                for step in flag.schedule { lines.append(["**At** " + Self.escape(step.summary)]) }
                 out += Self.nested(
                     lines, fold: flag.fields.count > Self.foldFields, label: "\(flag.fields.count) changes")
             }

@@ -49,15 +49,18 @@ public struct SnapshotDiff: Sendable, Hashable {
             switch (baseFlags[key], headFlags[key]) {
             case (let b?, let h?):
                 guard b != h else { continue }
+                let scheduleChanged = ScheduleEffects.steps(b) != ScheduleEffects.steps(h)
                 flags.append(
                     FlagChange(
-                        key: key, kind: .changed, fields: FieldDiff.changed(b, h), effect: BucketEffects.effect(b, h)))
+                        key: key, kind: .changed, fields: FieldDiff.changed(b, h), effect: BucketEffects.effect(b, h),
+                        schedule: scheduleChanged ? ScheduleEffects.steps(h) : []))
                 warnings += Warnings.reshuffles(b, h)
                 if production, let w = Warnings.switchedForEveryone(b, h) { warnings.append(w) }
                 if let now, let w = Warnings.expiredInUse(h, now: now) { warnings.append(w) }
             case (nil, let h?):
                 added.append(h)
-                flags.append(FlagChange(key: key, kind: .added, fields: FieldDiff.added(h)))
+                flags.append(
+                    FlagChange(key: key, kind: .added, fields: FieldDiff.added(h), schedule: ScheduleEffects.steps(h)))
                 if let now, let w = Warnings.expiredInUse(h, now: now) { warnings.append(w) }
             case (let b?, nil):
                 removed.append(b)

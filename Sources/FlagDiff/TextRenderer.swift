@@ -42,6 +42,7 @@ struct TextRenderer {
                 lines.append("  \(Self.mark(flag.kind)) flag \(flag.key)\(kind)")
                 for field in flag.fields { lines.append("      " + field.summary) }
                 if let effect = flag.effect { lines.append("      effect: " + effect.description) }
+                for step in flag.schedule { lines.append("      at " + step.summary) }
             }
             for segment in diff.segments {
                 var line = "  \(Self.mark(segment.kind)) segment \(segment.key)"

@@ -14,7 +14,7 @@ private let manifest = """
 @Suite("The flagstaff command line (SPEC §8)", .serialized)
 struct CommandTests {
     @Test func validateAcceptsTheDemoAndTheExamples() throws {
-        for root in ["flags", "examples/minimal", "examples/typed-context"] {
+        for root in ["flags", "examples/minimal", "examples/typed-context", "examples/schedules"] {
             let out = try CLI.run(["validate", "--repo", root])
             #expect(out.status == 0, "\(root): \(out.stderr)")
             #expect(out.stderr.contains("ok:"), "\(root): \(out.stderr)")

@@ -42,7 +42,7 @@ struct SchemaTests {
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("flagstaff-snapshots-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
         var files: [String] = []
-        for root in ["flags", "examples/minimal", "examples/typed-context"] {
+        for root in ["flags", "examples/minimal", "examples/typed-context", "examples/schedules"] {
             let compilation = Compiler().compile(
                 DirectoryTree(root: Self.packageRoot.appendingPathComponent(root).path),
                 options: CompileOptions(commit: "0123456789abcdef0123456789abcdef01234567"))
