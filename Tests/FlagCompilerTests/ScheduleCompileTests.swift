@@ -78,7 +78,7 @@ struct ScheduleCompileTests {
         }
     }
 
-    @Test func goldenTestsRunAtTheirOwnTime() {
+    @Test func goldenTestsRunAtTheirOwnTime() throws {
         let flag = """
             rules:
               - rollout: { steps: [{ at: 2026-12-07T09:00:00Z, percentage: 100 }] }
@@ -90,9 +90,10 @@ struct ScheduleCompileTests {
         let c = compile(["f": flag])
         #expect(c.diagnostics.isEmpty, "\(c.diagnostics)")
         #expect(c.tests.count == 4)
-        #expect(c.tests.allSatisfy(\.passed))
+        #expect(c.tests.allSatisfy { $0.passed })
         let wrong = compile(["f": flag.replacing("expect: on", with: "expect: off")])
-        #expect(wrong.errors.map(\.code) == [.goldenTestFailed, .goldenTestFailed])
+        let codes: [DiagnosticCode] = wrong.errors.map { $0.code }
+        #expect(codes == [.goldenTestFailed, .goldenTestFailed])
     }
 
     @Test func aTestThatALaterStepBreaksWarnsWithTheTimeItBreaks() throws {
@@ -136,7 +137,8 @@ struct ScheduleCompileTests {
 
     @Test func aScheduleThatEndedBeforeTheCompileTimeWarnsButCompiles() {
         let c = compile(["f": "rules:\n  - { window: { end: 2025-06-01T00:00:00Z }, serve: on }"])
-        #expect(c.diagnostics.map(\.code) == [.pastSchedule])
+        let codes: [DiagnosticCode] = c.diagnostics.map { $0.code }
+        #expect(codes == [.pastSchedule])
         #expect(!c.snapshots.isEmpty)
     }
 
@@ -150,7 +152,8 @@ struct ScheduleCompileTests {
                 serve: on
             """
         ])
-        #expect(both.errors.map(\.code) == [.invalidSchedule])
+        let bothCodes: [DiagnosticCode] = both.errors.map { $0.code }
+        #expect(bothCodes == [.invalidSchedule])
         let withPercentage = compile([
             "f": """
             rules:
@@ -160,7 +163,8 @@ struct ScheduleCompileTests {
                 serve: on
             """
         ])
-        #expect(withPercentage.errors.map(\.code) == [.invalidSchedule])
+        let percentageCodes: [DiagnosticCode] = withPercentage.errors.map { $0.code }
+        #expect(percentageCodes == [.invalidSchedule])
         #expect(withPercentage.errors.first?.hint?.contains("from") == true)
     }
 
