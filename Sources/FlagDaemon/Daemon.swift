@@ -58,8 +58,13 @@ public enum Daemon {
             SystemdNotifier.notify("READY=1\nSTATUS=serving \(scheme) on \(host):\(port)")
         }
 
+        let clock = ScheduleClock(registry: registry, logger: logger, onStep: { step in
+            // Every server tells its own streams; only the daemon that syncs tells Redis.
+            guard configuration.redis != nil, engine.isLeader else { return }
+            try? await pool.runIfActive { engine.publishStep(step) }
+        })
         var services: [any Service] = [
-            application, SyncService(engine: engine, doorbell: doorbell, pool: pool, heartbeat: heartbeat),
+            application, SyncService(engine: engine, doorbell: doorbell, pool: pool, heartbeat: heartbeat), clock,
         ]
         if let keyService = setup.keyService { services.append(keyService) }
         if let interval = SystemdNotifier.watchdogInterval {

@@ -1,4 +1,5 @@
 import FlagBus
+import FlagEngine
 import FlagModel
 import FlagServer
 import Foundation
@@ -65,7 +66,9 @@ public enum Replica {
                 "listening", metadata: ["address": "\(host):\(port)", "port": "\(port)", "scheme": "\(scheme)"])
             SystemdNotifier.notify("READY=1\nSTATUS=serving \(scheme) on \(host):\(port)")
         }
-        var services: [any Service] = [application, FollowService(follower: follower, pool: pool)]
+        // A replica follows the clock itself: it tells its own streams when a schedule steps.
+        let clock = ScheduleClock(registry: registry, logger: logger)
+        var services: [any Service] = [application, FollowService(follower: follower, pool: pool), clock]
         if let keyService = setup.keyService { services.append(keyService) }
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
@@ -131,6 +134,8 @@ final class RedisFollower: @unchecked Sendable {
             guard let message = try subscription.next(wait: .seconds(1)) else { return true }
             let parts = message.channel.split(separator: ":", omittingEmptySubsequences: false)
             guard parts.count == 3 else { return true }
+            // A schedule step changes no snapshot: this replica's own clock has seen it.
+            if Self.isScheduleStep(message.payload) { return true }
             try load(project: String(parts[1]), environment: String(parts[2]))
             return true
         } catch {
@@ -140,6 +145,11 @@ final class RedisFollower: @unchecked Sendable {
             connected.value = false
             return false
         }
+    }
+
+    static func isScheduleStep(_ payload: [UInt8]) -> Bool {
+        guard case .object(let message)? = try? JSONParser.parse(bytes: payload) else { return false }
+        return message["event"] == .string(ScheduleStepMessage.event)
     }
 
     private func command() throws -> RedisConnection {
@@ -191,5 +201,21 @@ final class RedisFollower: @unchecked Sendable {
                 "a snapshot in Redis could not be read; keeping the served one",
                 metadata: ["key": "\(base):snapshot", "error": "\(error)"])
         }
+    }
+}
+
+/// The Redis message of a schedule step: `{"event":"schedule.step","revision","version",
+/// "commit","at","flags"}` on the environment's channel. It carries no snapshot change.
+enum ScheduleStepMessage {
+    static let event = "schedule.step"
+
+    static func payload(_ step: ScheduleClock.Step) -> String {
+        let snapshot = step.snapshot
+        return CanonicalJSON.encode(
+            .object([
+                "event": .string(event), "revision": .int(snapshot.revision), "version": .string(snapshot.version),
+                "commit": snapshot.snapshot.commit.map(Value.string) ?? .null,
+                "at": .string(Timestamp.formatPrecise(step.at)), "flags": .array(step.flags.map(Value.string)),
+            ]))
     }
 }

@@ -502,6 +502,21 @@ final class SyncEngine: @unchecked Sendable {
         }
     }
 
+    /// Publishes a schedule step on the environment's channel, on a connection of its own
+    /// (the sync's may be busy), best effort: a subscriber that misses it loses nothing, since
+    /// every server follows the clock itself.
+    func publishStep(_ step: ScheduleClock.Step) {
+        guard let url = configuration.redis else { return }
+        let channel = "\(configuration.redisPrefix):\(step.snapshot.project):\(step.snapshot.environment)"
+        do {
+            let redis = try RedisConnection(url: url)
+            _ = try redis.publish(channel: channel, message: ScheduleStepMessage.payload(step))
+            logger.info("published schedule step", metadata: ["channel": "\(channel)", "at": "\(Timestamp.formatPrecise(step.at))"])
+        } catch {
+            logger.error("Redis: publishing a schedule step", metadata: ["channel": "\(channel)", "error": "\(error)"])
+        }
+    }
+
     // MARK: Leadership
 
     /// Holds (or tries to take) the session advisory lock that elects the syncing daemon.

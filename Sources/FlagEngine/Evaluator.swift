@@ -87,6 +87,11 @@ public final class Evaluator: @unchecked Sendable {
         return low < timeBoundaries.count ? timeBoundaries[low] : nil
     }
 
+    /// The keys of the flags whose outcome may change at `instant`, sorted.
+    public func flagsChanging(at instant: Instant) -> [String] {
+        snapshot.flags.filter { TimeBoundaries.of($0).contains(instant) }.map(\.key)
+    }
+
     /// The last instant at or before `instant` at which some flag's outcome may have changed:
     /// what serving is like between two boundaries is named by the boundary it began at.
     public func lastTimeBoundary(atOrBefore instant: Instant) -> Instant? {

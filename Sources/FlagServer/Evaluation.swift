@@ -52,8 +52,11 @@ extension FlagServer {
         case .failure(let failure): return failure.response(key: nil)
         case .success(let parsed): context = parsed
         }
-        if request.matches(etag: active.etag) { return Responses.notModified(etag: active.etag) }
-        return Responses.buffer(Self.bulkBody(active, context: context), headers: [.eTag: active.etag])
+        // One clock reading for the ETag and the answers, so that both name the same step.
+        let now = Self.now()
+        let etag = active.bulkETag(at: now)
+        if request.matches(etag: etag) { return Responses.notModified(etag: etag) }
+        return Responses.buffer(Self.bulkBody(active, context: context, now: now), headers: [.eTag: etag])
     }
 
     // MARK: Answers

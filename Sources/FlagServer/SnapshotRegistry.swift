@@ -36,6 +36,23 @@ public final class ActiveSnapshot: Sendable {
     public var project: String { snapshot.project }
     public var environment: String { snapshot.environment }
     public var version: String { snapshot.version }
+
+    /// The ETag of bulk evaluations at `now`: the snapshot's, and for a snapshot whose answers
+    /// change with time, also the step it is at (`"<version>@<unix seconds>"`), so that a
+    /// client caching bulk answers never keeps an outdated step.
+    public func bulkETag(at now: Instant) -> String {
+        guard evaluator.changesWithTime, let step = evaluator.lastTimeBoundary(atOrBefore: now) else { return etag }
+        return "\"" + version + "@" + Self.stepLabel(step) + "\""
+    }
+
+    /// Unix seconds, with the fraction when there is one (ramps step at any nanosecond).
+    static func stepLabel(_ step: Instant) -> String {
+        guard step.nanos != 0 else { return String(step.seconds) }
+        var digits = String(step.nanos)
+        digits = String(repeating: "0", count: 9 - digits.count) + digits
+        while digits.hasSuffix("0") { digits.removeLast() }
+        return String(step.seconds) + "." + digits
+    }
 }
 
 /// Identifies one served (project, environment).
@@ -76,6 +93,8 @@ public struct SyncState: Sendable, Hashable {
 /// A change to what is served, as the stream route tells it.
 public enum SnapshotEvent: Sendable {
     case applied(ActiveSnapshot)
+    /// The served snapshot reached a step of its schedules: answers changed with time alone.
+    case stepped(ActiveSnapshot, at: Instant)
     /// The server is shutting down: streams end.
     case closing
 }
@@ -263,6 +282,15 @@ public final class SnapshotRegistry: @unchecked Sendable {
             self.lock.unlock()
         }
         return stream
+    }
+
+    /// Tells every stream that `snapshot`, still served, reached a step of its schedules.
+    public func stepReached(_ snapshot: ActiveSnapshot, at step: Instant) {
+        lock.lock()
+        let current = active[EnvironmentKey(project: snapshot.project, environment: snapshot.environment)]
+        let listeners = current === snapshot ? Array(subscribers.values) : []
+        lock.unlock()
+        for listener in listeners { listener.yield(.stepped(snapshot, at: step)) }
     }
 
     /// Ends every event stream (at shutdown, so open streams let the server stop).

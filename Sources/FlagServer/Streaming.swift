@@ -1,3 +1,4 @@
+import FlagEngine
 import FlagModel
 import Foundation
 import HTTPTypes
@@ -65,6 +66,7 @@ extension FlagServer {
             body: ResponseBody { writer in
                 enum Item: Sendable {
                     case snapshot(ActiveSnapshot)
+                    case step(ActiveSnapshot, Instant)
                     case keepAlive
                     case end
                 }
@@ -77,6 +79,10 @@ extension FlagServer {
                                 && active.environment == key.environment:
                                 feed.yield(.snapshot(active))
                             case .applied: continue
+                            case .stepped(let active, let step) where active.project == key.project
+                                && active.environment == key.environment:
+                                feed.yield(.step(active, step))
+                            case .stepped: continue
                             case .closing:
                                 feed.yield(.end)
                                 return
@@ -103,6 +109,10 @@ extension FlagServer {
                             guard active.revision != sent else { continue }
                             try await writer.write(ByteBuffer(bytes: Self.events(for: active, kinds)))
                             sent = active.revision
+                        case .step(let active, let step):
+                            // Only OFREP clients need telling: local evaluators follow the clock.
+                            guard kinds.refetch, active.revision == sent else { continue }
+                            try await writer.write(ByteBuffer(bytes: Self.stepEvent(for: active, at: step)))
                         case .keepAlive:
                             try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
                         case .end:
@@ -114,6 +124,19 @@ extension FlagServer {
                 }
                 try await writer.finish(nil)
             })
+    }
+
+    /// The SSE text of OFREP's `refetchEvaluation` when a schedule steps: the bulk ETag moves on.
+    static func stepEvent(for active: ActiveSnapshot, at step: Instant) -> [UInt8] {
+        let etag = active.bulkETag(at: step)
+        let data: Value = .object([
+            "type": .string("refetchEvaluation"), "etag": .string(String(etag.dropFirst().dropLast())),
+            "lastModified": .int(step.seconds), "reason": .string("schedule"),
+        ])
+        var out = Array("id: \(active.revision)\nevent: message\ndata: ".utf8)
+        out += CanonicalJSON.encodeBytes(data)
+        out += Array("\n\n".utf8)
+        return out
     }
 
     /// The SSE text of one snapshot's events.
@@ -136,7 +159,7 @@ extension FlagServer {
         }
         if kinds.refetch {
             let data: Value = .object([
-                "type": .string("refetchEvaluation"), "etag": .string(active.version),
+                "type": .string("refetchEvaluation"), "etag": .string(String(active.bulkETag(at: now()).dropFirst().dropLast())),
                 "lastModified": .int(Int64(active.appliedAt.timeIntervalSince1970)),
             ])
             out += Array("id: \(id)\nevent: message\ndata: ".utf8)

@@ -1,0 +1,131 @@
+import FlagModel
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A child process whose standard output goes to a file, stopped when the test ends.
+private final class Recorder: @unchecked Sendable {
+    let output: URL
+    let pid: pid_t
+
+    init(_ arguments: [String]) throws {
+        output = FileManager.default.temporaryDirectory.appendingPathComponent("record-\(UUID().uuidString).txt")
+        let fd = open(output.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        let devNull = open("/dev/null", O_WRONLY | O_CLOEXEC)
+        defer {
+            close(fd)
+            close(devNull)
+        }
+        pid = try Spawn.start(arguments, environment: nil, stdout: fd, stderr: devNull)
+    }
+
+    var text: String { (try? String(contentsOf: output, encoding: .utf8)) ?? "" }
+
+    deinit {
+        // redis-cli ignores SIGTERM while subscribed.
+        kill(pid, SIGKILL)
+        _ = Spawn.wait(pid)
+        try? FileManager.default.removeItem(at: output)
+    }
+}
+
+/// A bulk OFREP evaluation with curl: status, ETag and body.
+private func bulk(port: Int, ifNoneMatch: String? = nil) throws -> (status: Int, etag: String?, body: String) {
+    var arguments = [
+        "curl", "-s", "-m", "5", "-D", "-", "-X", "POST", "-H", "Content-Type: application/json",
+        "--data-binary", #"{"context":{"targetingKey":"u-2"}}"#,
+    ]
+    if let ifNoneMatch { arguments += ["-H", "If-None-Match: \(ifNoneMatch)"] }
+    arguments.append("http://127.0.0.1:\(port)/ofrep/v1/evaluate/flags")
+    let text = try Spawn.run(arguments).output
+    let parts = text.components(separatedBy: "\r\n\r\n")
+    let head = parts[0].split(separator: "\r\n")
+    let status = head.first.flatMap { Int($0.split(separator: " ")[1]) } ?? 0
+    let etag = head.first { $0.lowercased().hasPrefix("etag:") }.map {
+        String($0.dropFirst(5)).trimmingCharacters(in: .whitespaces)
+    }
+    return (status, etag, parts.dropFirst().joined(separator: "\r\n\r\n"))
+}
+
+/// `2026-12-07T09:00:00Z` for a whole second `seconds` from now.
+private func isoTime(secondsFromNow seconds: Int) -> (text: String, date: Date) {
+    let date = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 + Double(seconds)).rounded(.down))
+    let formatter = ISO8601DateFormatter()
+    formatter.formatOptions = [.withInternetDateTime]
+    return (formatter.string(from: date), date)
+}
+
+@Suite("Schedules step while serving (SPEC §17)", .serialized)
+struct ScheduleStepTests {
+    @Test func aStepAFewSecondsAheadReachesStreamsRedisAndTheBulkETagOnDaemonAndReplica() async throws {
+        let repo = try FlagRepository()
+        let step = isoTime(secondsFromNow: 10)
+        try repo.write([
+            "shop/flags/launch.yaml": """
+            rules:
+              - name: go live
+                rollout:
+                  steps: [{ at: \(step.text), percentage: 100 }]
+                serve: on
+            """
+        ])
+        try repo.commit("launch in ten seconds")
+        let database = try Services.database()
+        let redis = try Services.redisURL()
+        let prefix = Services.prefix()
+        let channel = "\(prefix):shop:production"
+        let subscriber = try Recorder(["redis-cli", "-u", redis, "SUBSCRIBE", channel])
+        let daemon = try DaemonProcess.daemon(repo: repo, postgres: database, redis: redis, prefix: prefix)
+        try await daemon.waitUntilListening()
+        let replica = try DaemonProcess(["replica", "--redis", redis, "--redis-prefix", prefix, "--no-auth"])
+        try await replica.waitUntilListening()
+        try await eventually("both serve revision 1") {
+            try servedRevision(daemon.port) == 1 && servedRevision(replica.port) == 1
+        }
+        let daemonStream = try Recorder(
+            ["curl", "-s", "-N", "-m", "40", "http://127.0.0.1:\(daemon.port)/api/v1/stream?events=ofrep"])
+        let replicaStream = try Recorder(
+            ["curl", "-s", "-N", "-m", "40", "http://127.0.0.1:\(replica.port)/api/v1/stream?events=ofrep"])
+        try await eventually("both streams opened") {
+            daemonStream.text.contains("refetchEvaluation") && replicaStream.text.contains("refetchEvaluation")
+        }
+
+        #expect(Date() < step.date, "the servers must start before the step for this test to mean anything")
+        var before: (daemon: String?, replica: String?) = (nil, nil)
+        for (port, name) in [(daemon.port, "daemon"), (replica.port, "replica")] {
+            let answer = try bulk(port: port)
+            #expect(answer.status == 200)
+            #expect(answer.body.contains(#""key":"launch","metadata":{"reason":"DEFAULT""#), "\(name): \(answer.body)")
+            #expect(try bulk(port: port, ifNoneMatch: answer.etag).status == 304, "\(name): cached until the step")
+            if name == "daemon" { before.daemon = answer.etag } else { before.replica = answer.etag }
+        }
+        #expect(before.daemon == before.replica)
+
+        try await eventually(25, "both streams tell their clients at the step") {
+            daemonStream.text.contains(#""reason":"schedule""#) && replicaStream.text.contains(#""reason":"schedule""#)
+        }
+        let told = Date()
+        #expect(told >= step.date)
+        #expect(told.timeIntervalSince(step.date) < 3, "told \(told.timeIntervalSince(step.date)) s after the step")
+        for (port, name) in [(daemon.port, "daemon"), (replica.port, "replica")] {
+            let after = try bulk(port: port, ifNoneMatch: before.daemon)
+            #expect(after.status == 200, "\(name): the old ETag no longer matches")
+            #expect(after.etag != before.daemon)
+            #expect(after.etag?.contains("@\(Int(step.date.timeIntervalSince1970))") == true, "\(name): \(after.etag ?? "")")
+            #expect(after.body.contains(#""key":"launch","metadata":{"reason":"TARGETING_MATCH""#), "\(name): \(after.body)")
+        }
+        try await eventually("the step is published on the environment's channel") {
+            subscriber.text.contains(#""event":"schedule.step""#) && subscriber.text.contains(#""flags":["launch"]"#)
+        }
+        // No new snapshot: the replica did not reload, both still serve revision 1.
+        #expect(try servedRevision(daemon.port) == 1)
+        #expect(try servedRevision(replica.port) == 1)
+        #expect(replica.logged("swapped").count == 2, "one swap per environment at start, none at the step")
+        #expect(daemon.logged("schedule step").count == 1)
+        replica.terminate()
+        daemon.terminate()
+    }
+}
