@@ -25,7 +25,6 @@ public final class Notifier: Service, @unchecked Sendable {
     let isLeader: @Sendable () -> Bool
     let policy: RetryPolicy
     private let workers: [Worker]
-    private let client: HTTPClient
     private let lock = NSLock()
     private var latency = LatencyHistogram()
 
@@ -44,11 +43,6 @@ public final class Notifier: Service, @unchecked Sendable {
             first: configuration.firstBackoff.seconds, cap: configuration.maxBackoff.seconds,
             maxAge: configuration.maxAge.seconds)
         self.workers = configuration.receivers.map(Worker.init)
-        let timeout = TimeAmount(configuration.attemptTimeout)
-        self.client = HTTPClient(
-            eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
-            configuration: HTTPClient.Configuration(
-                redirectConfiguration: .disallow, timeout: .init(connect: timeout, read: timeout)))
     }
 
     /// Records each receiver's first sighting, so that it gets what happens from now on and
@@ -103,10 +97,17 @@ public final class Notifier: Service, @unchecked Sendable {
             logger.warning(
                 "notifications are kept in memory (no --postgres): best effort, lost if the daemon stops before delivering")
         }
+        // Made here, not at init: a notifier used only to enqueue (another process's timer)
+        // opens no connections and has no client to shut down.
+        let timeout = TimeAmount(configuration.attemptTimeout)
+        let client = HTTPClient(
+            eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
+            configuration: HTTPClient.Configuration(
+                redirectConfiguration: .disallow, timeout: .init(connect: timeout, read: timeout)))
         await cancelWhenGracefulShutdown {
             await withTaskGroup(of: Void.self) { group in
                 for worker in self.workers {
-                    group.addTask { await self.deliver(worker) }
+                    group.addTask { await self.deliver(worker, client) }
                 }
                 group.addTask { await self.pruneRegularly() }
             }
@@ -117,13 +118,13 @@ public final class Notifier: Service, @unchecked Sendable {
 
     // MARK: Delivery
 
-    private func deliver(_ worker: Worker) async {
+    private func deliver(_ worker: Worker, _ client: HTTPClient) async {
         while !Task.isCancelled {
             var wait = configuration.pollInterval
             if isLeader() {
                 do {
                     if worker.id == nil { worker.id = try await outbox.register(worker.receiver) }
-                    wait = try await drain(worker)
+                    wait = try await drain(worker, client)
                 } catch {
                     worker.note(error: "outbox: \(worker.receiver.redact("\(error)"))")
                     logger.error(
@@ -141,7 +142,7 @@ public final class Notifier: Service, @unchecked Sendable {
     }
 
     /// Sends what is due for one receiver; returns how long to sleep before looking again.
-    private func drain(_ worker: Worker) async throws -> Duration {
+    private func drain(_ worker: Worker, _ client: HTTPClient) async throws -> Duration {
         guard let id = worker.id else { return configuration.pollInterval }
         let receiver = worker.receiver
         let limit = 100
@@ -179,7 +180,7 @@ public final class Notifier: Service, @unchecked Sendable {
                     continue
                 }
                 let payload = Payload(notification, for: receiver)
-                let outcome = await send(payload, to: receiver)
+                let outcome = await send(payload, to: receiver, with: client)
                 now = Date()
                 let attempts = (previous?.failures ?? 0) + 1
                 switch outcome {
@@ -245,7 +246,7 @@ public final class Notifier: Service, @unchecked Sendable {
     }
 
     /// One POST, bounded by the attempt timeout; errors become retries.
-    private func send(_ payload: Payload, to receiver: Receiver) async -> AttemptOutcome {
+    private func send(_ payload: Payload, to receiver: Receiver, with client: HTTPClient) async -> AttemptOutcome {
         var request = HTTPClientRequest(url: receiver.url.absoluteString)
         request.method = .POST
         request.headers.add(name: "User-Agent", value: configuration.userAgent)

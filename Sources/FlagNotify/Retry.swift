@@ -31,8 +31,8 @@ enum AttemptOutcome: Sendable, Equatable {
     }
 }
 
-/// When to try a failing message again: exponential backoff from `first`, capped, unless
-/// the receiver named a time; never past the moment the message is to be given up, so
+/// When to try a failing message again: exponential backoff from `first`, capped, or later
+/// when the receiver named a later time; never past the moment the message is to be given up, so
 /// that give-up is recorded on time.
 struct RetryPolicy: Sendable {
     var first: Double
@@ -42,9 +42,12 @@ struct RetryPolicy: Sendable {
     /// The longest `Retry-After` honoured as given; longer ones wait this long.
     static let longestRetryAfter = 3600.0
 
+    /// The backoff, or the receiver's `Retry-After` when that is longer: a receiver may ask
+    /// for more time, not for a faster retry.
     func delay(failures: Int, retryAfter: Double?) -> Double {
-        if let retryAfter { return min(retryAfter, max(cap, Self.longestRetryAfter)) }
-        return min(cap, first * pow(2, Double(max(0, failures - 1))))
+        let backoff = min(cap, first * pow(2, Double(max(0, failures - 1))))
+        guard let retryAfter else { return backoff }
+        return max(backoff, min(retryAfter, max(cap, Self.longestRetryAfter)))
     }
 
     func nextAttempt(failures: Int, retryAfter: Double?, now: Date, occurredAt: Date) -> Date {

@@ -99,7 +99,8 @@ struct ReceiverTests {
     @Test func backoffDoublesUpToItsCapAndNeverPassesTheGiveUpTime() {
         let policy = RetryPolicy(first: 0.5, cap: 8, maxAge: 60)
         #expect((1...7).map { policy.delay(failures: $0, retryAfter: nil) } == [0.5, 1, 2, 4, 8, 8, 8])
-        #expect(policy.delay(failures: 1, retryAfter: 30) == 30, "Retry-After wins")
+        #expect(policy.delay(failures: 1, retryAfter: 30) == 30, "a longer Retry-After wins")
+        #expect(policy.delay(failures: 3, retryAfter: 0) == 2, "a shorter one does not hurry the backoff")
         let occurred = Date(timeIntervalSince1970: 0)
         let next = policy.nextAttempt(failures: 9, retryAfter: 600, now: Date(timeIntervalSince1970: 55), occurredAt: occurred)
         #expect(next == Date(timeIntervalSince1970: 60))
