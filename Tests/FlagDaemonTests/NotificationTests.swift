@@ -20,6 +20,17 @@ struct NotificationTests {
             extra: ["--notify", receiver.url, "--notify-secret", secret] + extra)
     }
 
+    /// A repository, a database, a receiver, and a daemon that has announced revision 1 to it.
+    static func started() async throws -> (FlagRepository, String, WebhookReceiver, DaemonProcess) {
+        let repo = try FlagRepository()
+        let database = try Services.database()
+        let receiver = try WebhookReceiver()
+        let daemon = try Self.daemon(repo, receiver, postgres: database)
+        try await daemon.waitUntilListening()
+        try await eventually("revision 1 is announced") { Self.revisions(Self.messages(receiver, "flags.changed")) == [1] }
+        return (repo, database, receiver, daemon)
+    }
+
     /// Production's messages of one event, one per delivery id, in arrival order.
     static func messages(_ receiver: WebhookReceiver, _ event: String, environment: String = "production")
         -> [WebhookReceiver.Request]
@@ -53,12 +64,7 @@ struct NotificationTests {
     }
 
     @Test func aReceiverGetsSignedOrderedMessagesForChangesRejectionsKillSwitchesAndScheduleSteps() async throws {
-        let repo = try FlagRepository()
-        let database = try Services.database()
-        let receiver = try WebhookReceiver()
-        let daemon = try Self.daemon(repo, receiver, postgres: database)
-        try await daemon.waitUntilListening()
-        try await eventually("revision 1 is announced") { Self.revisions(Self.messages(receiver, "flags.changed")) == [1] }
+        let (repo, database, receiver, daemon) = try await Self.started()
 
         try repo.setFlag("checkout", rollout: 60)
         try repo.commit("checkout to 60%")
@@ -127,12 +133,7 @@ struct NotificationTests {
     }
 
     @Test func aReceiverDownForAWhileGetsEveryMessageInOrderOnceBack() async throws {
-        let repo = try FlagRepository()
-        let database = try Services.database()
-        let receiver = try WebhookReceiver()
-        let daemon = try Self.daemon(repo, receiver, postgres: database)
-        try await daemon.waitUntilListening()
-        try await eventually("revision 1 is announced") { Self.revisions(Self.messages(receiver, "flags.changed")) == [1] }
+        let (repo, database, receiver, daemon) = try await Self.started()
 
         receiver.stop()
         for (index, rollout) in [20, 30, 40, 50].enumerated() {
@@ -251,12 +252,7 @@ struct NotificationTests {
     /// Prints the median time from a sync (the event's `time`, taken in its transaction) to
     /// the receiver, over 20 commits; scripts/bench-notify.sh runs this test alone.
     @Test func syncToReceiverLatency() async throws {
-        let repo = try FlagRepository()
-        let database = try Services.database()
-        let receiver = try WebhookReceiver()
-        let daemon = try Self.daemon(repo, receiver, postgres: database)
-        try await daemon.waitUntilListening()
-        try await eventually("revision 1 is announced") { Self.revisions(Self.messages(receiver, "flags.changed")) == [1] }
+        let (repo, _, receiver, daemon) = try await Self.started()
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         var syncToReceiver: [Double] = []
