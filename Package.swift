@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "FlagStore", targets: ["FlagStore"]),
         .library(name: "FlagBus", targets: ["FlagBus"]),
         .library(name: "FlagServer", targets: ["FlagServer"]),
+        .library(name: "FlagNotify", targets: ["FlagNotify"]),
         .library(name: "FlagDaemon", targets: ["FlagDaemon"]),
     ],
     dependencies: [
@@ -28,6 +29,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         // Already in the graph through HummingbirdTLS; named to check a certificate and key at start.
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        // Outbound notifications: the usual server-side HTTP client, on the NIO and NIOSSL the
+        // server already links, with connection pooling, timeouts and TLS to webhook receivers.
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // MARK: System libraries (Debian: libyaml-dev libgit2-dev libpq-dev libhiredis-dev)
@@ -71,9 +75,23 @@ let package = Package(
             ]
         ),
         .target(
+            name: "FlagNotify",
+            dependencies: [
+                "FlagModel", "FlagDiff", "FlagStore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
             name: "FlagDaemon",
             dependencies: [
                 "FlagModel", "FlagCompiler", "FlagEngine", "FlagDiff", "GitSource", "FlagStore", "FlagBus", "FlagServer",
+                "FlagNotify",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -83,7 +101,7 @@ let package = Package(
             name: "flagstaff",
             dependencies: [
                 "FlagModel", "FlagCompiler", "FlagEngine", "FlagDiff", "GitSource", "UnleashImport", "FlagStore",
-                "FlagBus", "FlagServer", "FlagDaemon",
+                "FlagBus", "FlagServer", "FlagDaemon", "FlagNotify",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -107,7 +125,14 @@ let package = Package(
         ),
         .testTarget(
             name: "FlagDaemonTests",
-            dependencies: ["FlagDaemon", "FlagStore", "FlagBus", "GitSource", "FlagModel", "FlagCompiler"]
+            dependencies: [
+                "FlagDaemon", "FlagStore", "FlagBus", "GitSource", "FlagModel", "FlagCompiler", "FlagNotify",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .testTarget(
+            name: "FlagNotifyTests",
+            dependencies: ["FlagNotify", "FlagModel", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .testTarget(name: "SystemLibrariesTests", dependencies: ["CYAML", "CGit2", "CLibPQ", "CHiredis"]),
         .testTarget(

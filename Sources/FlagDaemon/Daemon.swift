@@ -1,4 +1,5 @@
 import FlagModel
+import FlagNotify
 import FlagServer
 import Foundation
 import Logging
@@ -22,6 +23,15 @@ public enum Daemon {
         let engine = SyncEngine(configuration: configuration, registry: registry, metrics: metrics, logger: logger)
         metrics.setGauge("flagstaff_leader", engine.isLeader ? 1 : 0)
         try await pool.runIfActive { engine.loadFromDatabase() }
+        let notifier = configuration.notify.map { notify in
+            Notifier(configuration: notify, postgres: configuration.postgres, logger: logger) { engine.isLeader }
+        }
+        if let notifier {
+            engine.notifier = notifier
+            metrics.addSource { notifier.metricsText() }
+            // After the migrations that loading ran, before the first sync can notify.
+            await notifier.prepare()
+        }
 
         let setup = try await pool.runIfActive {
             try Wiring.authentication(
@@ -47,6 +57,7 @@ public enum Daemon {
                 [
                     "leader": .bool(engine.isLeader),
                     "postgres": .bool(configuration.postgres != nil), "redis": .bool(configuration.redis != nil),
+                    "notifications": notifier?.status() ?? .null,
                 ]
             })
         let host = configuration.host
@@ -59,13 +70,29 @@ public enum Daemon {
         }
 
         let clock = ScheduleClock(registry: registry, logger: logger, onStep: { step in
-            // Every server tells its own streams; only the daemon that syncs tells Redis.
-            guard configuration.redis != nil, engine.isLeader else { return }
-            try? await pool.runIfActive { engine.publishStep(step) }
+            // Every server tells its own streams; only the daemon that syncs tells Redis and
+            // the webhook receivers (the outbox's dedupe key keeps a step to one message).
+            guard engine.isLeader else { return }
+            try? await pool.runIfActive {
+                if configuration.redis != nil { engine.publishStep(step) }
+                if let notifier {
+                    do {
+                        _ = try notifier.scheduleStepReached(
+                            project: step.snapshot.project, environment: step.snapshot.environment,
+                            revision: step.snapshot.revision, version: step.snapshot.version,
+                            at: Date(timeIntervalSince1970: Double(step.at.seconds) + Double(step.at.nanos) / 1e9),
+                            flags: step.flags)
+                    } catch {
+                        logger.error("notifications: recording a schedule step", metadata: ["error": "\(error)"])
+                    }
+                }
+            }
         })
-        var services: [any Service] = [
-            application, SyncService(engine: engine, doorbell: doorbell, pool: pool, heartbeat: heartbeat), clock,
-        ]
+        var services: [any Service] = [application]
+        // Before the sync loop, so that it stops after it: what a last pass commits still goes out.
+        if let notifier { services.append(notifier) }
+        services.append(SyncService(engine: engine, doorbell: doorbell, pool: pool, heartbeat: heartbeat))
+        services.append(clock)
         if let keyService = setup.keyService { services.append(keyService) }
         if let interval = SystemdNotifier.watchdogInterval {
             let tolerance = max(60, Double(configuration.pollInterval.components.seconds) * 6)
@@ -98,6 +125,16 @@ public enum Daemon {
             logger.warning("Redis is off (no --redis): replicas get nothing from this daemon")
         } else if configuration.postgres == nil {
             logger.warning("Redis without PostgreSQL: snapshots are published best effort, without an outbox")
+        }
+        if let notify = configuration.notify {
+            logger.notice(
+                "notifications on",
+                metadata: ["receivers": "\(notify.receivers.map(\.name).joined(separator: ", "))",
+                           "maxAge": "\(notify.maxAge)",
+                           "outbox": "\(configuration.postgres == nil ? "memory (best effort)" : "PostgreSQL")"])
+            for receiver in notify.receivers where receiver.secret == nil {
+                logger.warning("notifications to this receiver are not signed (no secret)", metadata: ["receiver": "\(receiver.name)"])
+            }
         }
         if configuration.webhookSecret == nil {
             logger.info("webhooks are off (no --webhook-secret): syncing on the poll interval only")

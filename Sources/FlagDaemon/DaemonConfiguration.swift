@@ -1,3 +1,4 @@
+import FlagNotify
 import FlagServer
 import Foundation
 
@@ -33,6 +34,8 @@ public struct DaemonConfiguration: Sendable {
     public var leaderLockKey: Int64 = 0x666C_6167_7374_6166  // "flagstaf"
     /// How often followers and replicas re-read keys, and the leader retries a lost lock.
     public var refreshInterval: Duration = .seconds(2)
+    /// Outbound webhooks (`--notify`…); nil when none is configured.
+    public var notify: NotifyConfiguration?
 
     public init(repository: String) {
         self.repository = repository

@@ -2,6 +2,7 @@ import FlagBus
 import FlagCompiler
 import FlagEngine
 import FlagModel
+import FlagNotify
 import FlagServer
 import FlagStore
 import Foundation
@@ -18,6 +19,8 @@ final class SyncEngine: @unchecked Sendable {
     let registry: SnapshotRegistry
     let metrics: Metrics
     var logger: Logger
+    /// Outbound webhooks, when configured: fed in each sync's transaction, woken after it.
+    var notifier: Notifier?
 
     private let cache = ParseCache()
     private var repository: GitRepository?
@@ -271,12 +274,25 @@ final class SyncEngine: @unchecked Sendable {
                         _ = try store.recordRejection(
                             organization: manifest.organization, project: project.key, environment: environment.key,
                             branch: branch, production: environment.production, commit: tip.hex, author: author,
-                            message: info.message, diagnostics: diagnostics, summary: summary)
+                            message: info.message, diagnostics: diagnostics, summary: summary,
+                            notifications: rejectionNotifications(
+                                project: project.key, environment: environment.key, tip: tip, branch: branch,
+                                author: author, info: info, summary: summary, diagnostics: diagnostics,
+                                errors: errors.count))
                     }
+                    notifier?.wake()
                 } catch {
                     dropDatabase()
                     noteFailure("PostgreSQL: recording the rejection of \(tip.short): \(error)")
                     return false
+                }
+            } else {
+                for project in manifest.projects where concerned.contains(project.key) {
+                    enqueue(
+                        rejectionNotifications(
+                            project: project.key, environment: environment.key, tip: tip, branch: branch,
+                            author: author, info: info, summary: summary, diagnostics: diagnostics,
+                            errors: errors.count))
                 }
             }
             handledTips[environment.key] = tip
@@ -350,13 +366,19 @@ final class SyncEngine: @unchecked Sendable {
             let content = String(decoding: contentBytes, as: UTF8.self)
             let candidates = pieces.flatMap { pieces in storedPieces[key]?.candidates(for: snapshot, pieces) }
             lap("encode")
+            let served = registry.snapshot(key)?.snapshot
             do {
                 let store = SyncStore(connection: try databaseConnection())
                 storedPieces[key] = nil
                 guard
                     let applied = try store.apply(
                         snapshot, commit: tip.hex, branch: branch, author: author, message: info.message,
-                        redisPrefix: configuration.redisPrefix, content: content, candidates: candidates)
+                        redisPrefix: configuration.redisPrefix, content: content, candidates: candidates,
+                        notifications: { revision in
+                            self.changeNotifications(
+                                base: served, head: stored, revision: revision, branch: branch, author: author,
+                                info: info)
+                        })
                 else {
                     if let pieces { storedPieces[key] = StoredPieces(snapshot, pieces) }
                     log.info("same content as the applied snapshot; nothing to do", metadata: ["version": "\(snapshot.version)"])
@@ -369,6 +391,7 @@ final class SyncEngine: @unchecked Sendable {
                 revision = applied.revision
                 changed = applied.changed
                 removed = applied.removed
+                notifier?.wake()
                 lap("postgres")
                 justApplied = (snapshot.project, snapshot.environment, revision, contentBytes)
                 if let pieces { storedPieces[key] = StoredPieces(snapshot, pieces) }
@@ -396,6 +419,10 @@ final class SyncEngine: @unchecked Sendable {
             removed = before.subtracting(after).sorted()
             changed = after.subtracting(before).sorted()
             contentBytes = encode()
+            enqueue(
+                changeNotifications(
+                    base: current?.snapshot, head: stored, revision: revision, branch: branch, author: author,
+                    info: info))
             if configuration.redis != nil {
                 publishDirectly(snapshot, json: contentBytes, revision: revision, changed: changed, removed: removed)
             }

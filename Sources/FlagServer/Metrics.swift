@@ -27,8 +27,17 @@ public final class Metrics: @unchecked Sendable {
     private var requests: [RequestKey: UInt64] = [:]
     private var latency: [String: Histogram] = [:]
     private var gauges: [String: Double] = [:]
+    private var sources: [@Sendable () -> String] = []
 
     public init() {}
+
+    /// Adds exposition text that another part renders itself (the notifier's counters and
+    /// histogram), appended as it is.
+    public func addSource(_ render: @escaping @Sendable () -> String) {
+        lock.lock()
+        sources.append(render)
+        lock.unlock()
+    }
 
     public func recordRequest(route: String, status: Int, seconds: Double) {
         lock.lock()
@@ -58,6 +67,7 @@ public final class Metrics: @unchecked Sendable {
         let requests = self.requests
         let latency = self.latency
         let gauges = self.gauges
+        let sources = self.sources
         lock.unlock()
         let (evaluations, notFound) = registry.evaluationCounts()
 
@@ -139,6 +149,7 @@ public final class Metrics: @unchecked Sendable {
         for (name, value) in gauges.sorted(by: { $0.key < $1.key }) {
             out += "# TYPE \(name) gauge\n\(name) \(value)\n"
         }
+        for source in sources { out += source() }
         return out
     }
 

@@ -21,9 +21,12 @@ public struct SyncStore: Sendable {
     /// `branch` set as here; a caller that has it saves encoding a big snapshot twice.
     /// `candidates`, when given and based on the latest stored version, narrow the diff to
     /// the keys they name (see `ChangeCandidates`); otherwise every member is compared.
+    /// `notifications`, given the new revision, says what to put in the notification outbox
+    /// in the same transaction (nothing when the version is unchanged).
     public func apply(
         _ snapshot: Snapshot, commit: String, branch: String, author: String, message: String, redisPrefix: String,
-        content: String? = nil, candidates: ChangeCandidates? = nil
+        content: String? = nil, candidates: ChangeCandidates? = nil,
+        notifications: (_ revision: Int64) -> [NotificationDraft] = { _ in [] }
     ) throws(StoreError) -> AppliedRevision? {
         let operation = "apply the snapshot of \(snapshot.project)/\(snapshot.environment) at \(commit)"
         return try StoreError.during(operation) { () throws(StoreError) -> AppliedRevision? in
@@ -88,6 +91,7 @@ public struct SyncStore: Sendable {
                         SQLParameter.json(payload), String(snapshotID),
                     ]
                 ).int64(0)
+                try NotificationStore.insert(notifications(revision), on: connection)
                 try recordSynced(ids.environment, commit: commit, revision: revision)
                 FaultInjection.point("apply.mid-transaction")
                 return AppliedRevision(
@@ -101,9 +105,11 @@ public struct SyncStore: Sendable {
     /// commit): a `sync.rejected` audit row with the diagnostics (JSON text; kept as a string
     /// if it is not JSON) and the environment's last error. Returns false, changing nothing,
     /// when that commit was already recorded. The last good snapshot stays as it is.
+    /// `notifications` go into the notification outbox in the same transaction, once.
     public func recordRejection(
         organization: String, project: String, environment: String, branch: String, production: Bool,
-        commit: String, author: String, message: String, diagnostics: String, summary: String
+        commit: String, author: String, message: String, diagnostics: String, summary: String,
+        notifications: [NotificationDraft] = []
     ) throws(StoreError) -> Bool {
         let operation = "record the rejection of \(commit) for \(project)/\(environment)"
         return try StoreError.during(operation) { () throws(StoreError) -> Bool in
@@ -132,6 +138,7 @@ public struct SyncStore: Sendable {
                     ON CONFLICT (environment_id) DO UPDATE SET last_error = EXCLUDED.last_error,
                         last_error_at = EXCLUDED.last_error_at
                     """, [String(ids.environment), summary])
+                try NotificationStore.insert(notifications, on: connection)
                 return true
             }
         }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FlagDaemon
+import FlagNotify
 import FlagServer
 import Foundation
 import Logging
@@ -34,6 +35,17 @@ struct DaemonCommand: AsyncParsableCommand {
     @Option(help: "Requests a key may make at once before the rate applies (default: the rate).") var rateBurst: String?
     @Option(help: "Where a remote repository is mirrored.") var mirror: String?
     @Option(help: "A folder of SQL migrations to use instead of those built in.") var migrations: String?
+    @Option(
+        help: ArgumentHelp(
+            "Send webhooks to this URL (repeatable): 'URL [format=json|slack] [secret=S] [events=a,b] "
+                + "[projects=p,q] [environments=e,f]'; see docs/notifications.md.", valueName: "URL"))
+    var notify: [String] = []
+    @Option(help: "Sign every --notify receiver's bodies with this secret (HMAC-SHA256), unless it has its own.")
+    var notifySecret: String?
+    @Option(help: "Body format of every --notify receiver without its own: json (default) or slack.")
+    var notifyFormat: String?
+    @Option(help: "Give up a notification still undelivered this long after its event (default: 24h).")
+    var notifyMaxAge: String?
 
     func run() async throws {
         let settings = try Settings(configFile: config)
@@ -55,6 +67,7 @@ struct DaemonCommand: AsyncParsableCommand {
         configuration.rateLimit = try Self.rateLimit(settings, rateLimit, rateBurst)
         configuration.mirror = settings.value("mirror", mirror)
         configuration.migrations = settings.value("migrations", migrations)
+        configuration.notify = try Self.notifications(settings, notify, notifySecret, notifyFormat, notifyMaxAge)
 
         JSONLogHandler.bootstrap()
         let logger = Logger(label: "flagstaff.daemon")
@@ -67,6 +80,42 @@ struct DaemonCommand: AsyncParsableCommand {
             printError("error: \(error)")
             throw ExitStatus.failed
         }
+    }
+
+    /// `--notify` and its companions; nil when no receiver is configured.
+    static func notifications(
+        _ settings: Settings, _ urls: [String], _ secret: String?, _ format: String?, _ maxAge: String?
+    ) throws -> NotifyConfiguration? {
+        let values = settings.values("notify", urls)
+        var defaultFormat = NotificationFormat.json
+        if let text = settings.value("notify-format", format) {
+            guard let parsed = NotificationFormat(rawValue: text) else {
+                throw ValidationError("--notify-format must be json or slack, not '\(text)'")
+            }
+            defaultFormat = parsed
+        }
+        let secret = settings.value("notify-secret", secret)
+        let maxAgeText = settings.value("notify-max-age", maxAge)
+        guard !values.isEmpty else {
+            if secret != nil || maxAgeText != nil || format != nil {
+                throw ValidationError("--notify-secret, --notify-format and --notify-max-age need a --notify URL")
+            }
+            return nil
+        }
+        var receivers: [Receiver] = []
+        for value in values {
+            do {
+                receivers.append(try Receiver.parse(value, format: defaultFormat, secret: secret))
+            } catch {
+                throw ValidationError(error.description)
+            }
+        }
+        let names = receivers.map(\.fingerprint)
+        if Set(names).count != names.count { throw ValidationError("--notify: the same URL is given twice") }
+        var configuration = NotifyConfiguration(receivers: receivers)
+        if let maxAgeText { configuration.maxAge = try Settings.duration(maxAgeText, option: "notify-max-age") }
+        configuration.userAgent = "Flagstaff/\(flagstaffVersion) (notifications)"
+        return configuration
     }
 
     static func rateLimit(_ settings: Settings, _ rate: String?, _ burst: String?) throws -> RateLimiter.Configuration {

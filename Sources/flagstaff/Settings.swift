@@ -4,9 +4,11 @@ import Foundation
 
 /// Option values as SPEC §13 orders them: the command line, then `FLAGSTAFF_<NAME>` in the
 /// environment, then the config file (`--config FILE`: `name: value` or `name = value`
-/// lines with the option names, `#` comments).
+/// lines with the option names, `#` comments). A repeatable option (`notify`) may have
+/// several lines; its environment variable holds one value a line.
 struct Settings {
     private var file: [String: String] = [:]
+    private var fileLists: [String: [String]] = [:]
     private let environment = ProcessInfo.processInfo.environment
 
     init(configFile: String?) throws {
@@ -31,13 +33,15 @@ struct Settings {
                 throw ValidationError("\(path):\(index + 1): unknown option '\(name)' (known: \(known.sorted().joined(separator: ", ")))")
             }
             file[name] = value
+            fileLists[name, default: []].append(value)
         }
     }
 
     static let names: Set<String> = [
         "repo", "root", "control-branch", "postgres", "redis", "redis-prefix", "listen", "poll-interval",
         "webhook-secret", "no-auth", "keys-file", "rate-limit", "rate-burst", "mirror", "migrations", "project",
-        "environment", "tls-cert", "tls-key", "idle-timeout",
+        "environment", "tls-cert", "tls-key", "idle-timeout", "notify", "notify-secret", "notify-format",
+        "notify-max-age",
     ]
 
     /// `--tls-cert` and `--tls-key`, both or neither.
@@ -61,6 +65,17 @@ struct Settings {
             return fromEnvironment
         }
         return file[name]
+    }
+
+    /// A repeatable option: the command line's values, else the environment's lines, else
+    /// every line of the file.
+    func values(_ name: String, _ flags: [String]) -> [String] {
+        if !flags.isEmpty { return flags }
+        if let fromEnvironment = environment[Self.environmentName(name)], !fromEnvironment.isEmpty {
+            return fromEnvironment.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+                .filter { !$0.isEmpty }
+        }
+        return fileLists[name] ?? []
     }
 
     func flag(_ name: String, _ flag: Bool) -> Bool {
@@ -88,6 +103,21 @@ struct Settings {
         }
         if text == "0" || text == "off" { return nil }
         return try seconds(text, option: "idle-timeout")
+    }
+
+    /// A duration with a unit (`90s`, `30m`, `24h`, `7d`) or plain seconds, at most a year.
+    static func duration(_ text: String, option: String) throws -> Duration {
+        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86_400]
+        var number = Substring(text)
+        var unit = 1.0
+        if let last = text.last, let factor = units[last] {
+            number = text.dropLast()
+            unit = factor
+        }
+        guard let value = Double(number), value > 0, value * unit <= 366 * 86_400 else {
+            throw ValidationError("--\(option) '\(text)' is not a duration (e.g. 90s, 30m, 24h, 7d)")
+        }
+        return .milliseconds(Int64(value * unit * 1000))
     }
 
     /// Seconds, possibly fractional (`5`, `0.5`, `5s`).
