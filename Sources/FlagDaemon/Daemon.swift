@@ -38,7 +38,7 @@ public enum Daemon {
                 noAuth: configuration.noAuth, keysFile: configuration.keysFile, postgres: configuration.postgres,
                 pool: pool, refresh: .seconds(5), logger: logger)
         }
-        let doorbell = Doorbell()
+        let doorbell = Wakeup()
         let heartbeat = Heartbeat()
         var serverConfiguration = FlagServer.Configuration(
             host: configuration.host, port: configuration.port, rateLimit: configuration.rateLimit,

@@ -202,7 +202,7 @@ final class SyncEngine: @unchecked Sendable {
             info = try repository.commit(tip)
             let tree = try repository.tree(at: tip, root: configuration.root)
             let options = CompileOptions(
-                now: Self.now(), commit: tip.hex, branch: branch, environments: Set(environments.map(\.key)),
+                now: FlagServer.now(), commit: tip.hex, branch: branch, environments: Set(environments.map(\.key)),
                 runTests: true)
             let compileStart = Date()
             compilation = Compiler(cache: cache).compile(tree, options: options)
@@ -737,12 +737,6 @@ final class SyncEngine: @unchecked Sendable {
                 logger.error("the audit head could not be anchored; will retry", metadata: ["error": "\(problem)"])
             }
         }
-    }
-
-    static func now() -> Instant {
-        let t = Date().timeIntervalSince1970
-        let seconds = t.rounded(.down)
-        return Instant(seconds: Int64(seconds), nanos: Int32((t - seconds) * 1_000_000_000))
     }
 }
 

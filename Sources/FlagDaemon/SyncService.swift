@@ -1,3 +1,4 @@
+import FlagNotify
 import FlagServer
 import Foundation
 import Logging
@@ -8,7 +9,7 @@ import ServiceLifecycle
 /// for the poll interval or a webhook's ring, backing off after failures.
 struct SyncService: Service {
     let engine: SyncEngine
-    let doorbell: Doorbell
+    let doorbell: Wakeup
     let pool: NIOThreadPool
     let heartbeat: Heartbeat
 

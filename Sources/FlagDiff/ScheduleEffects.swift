@@ -52,6 +52,16 @@ enum ScheduleEffects {
         return out.sorted { $0.at < $1.at }
     }
 
+    /// Whether the windows or rollout schedules of two versions of a flag differ; renaming a
+    /// rule or changing its conditions does not count.
+    static func changed(_ b: Flag, _ h: Flag) -> Bool {
+        func timing(_ f: Flag) -> [String] {
+            [Describe.window(f.window)]
+                + f.rules.map { Describe.window($0.window) + " " + ($0.rollout.map(Describe.percentages) ?? "") }
+        }
+        return timing(b) != timing(h)
+    }
+
     /// The exact share of `population` that a rollout change from `a` to `b` moves, and between which variants.
     static func effect(_ flag: Flag, rule i: Int, from a: Int, to b: Int, population: String) -> String {
         let share = Double(BucketMath.rolloutBand(a, b)) / Double(BucketMath.space)

@@ -49,7 +49,7 @@ public struct SnapshotDiff: Sendable, Hashable {
             switch (baseFlags[key], headFlags[key]) {
             case (let b?, let h?):
                 guard b != h else { continue }
-                let scheduleChanged = ScheduleEffects.steps(b) != ScheduleEffects.steps(h)
+                let scheduleChanged = ScheduleEffects.changed(b, h)
                 flags.append(
                     FlagChange(
                         key: key, kind: .changed, fields: FieldDiff.changed(b, h), effect: BucketEffects.effect(b, h),

@@ -1,13 +1,17 @@
 import Foundation
 
 /// Wakes one waiting task early: `ring()` from anywhere, `wait(timeout:)` from the one task
-/// that delivers. A ring while nobody waits is kept (once), so none falls between two waits.
-final class Wakeup: @unchecked Sendable {
+/// that waits. A ring while nobody waits is kept (once), so none falls between two waits.
+/// Each notification deliverer waits on one; so do the daemon's sync loop (a webhook rings)
+/// and its schedule clock (a new snapshot rings).
+public final class Wakeup: @unchecked Sendable {
     private let lock = NSLock()
     private var rung = false
     private var waiter: CheckedContinuation<Void, Never>?
 
-    func ring() {
+    public init() {}
+
+    public func ring() {
         lock.lock()
         let parked = waiter
         waiter = nil
@@ -17,7 +21,7 @@ final class Wakeup: @unchecked Sendable {
     }
 
     /// Returns after a ring, after `timeout`, or at once when cancelled.
-    func wait(timeout: Duration) async {
+    public func wait(timeout: Duration) async {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.park() }
             group.addTask { try? await Task.sleep(for: timeout) }

@@ -118,8 +118,8 @@ extension FlagServer {
         return body
     }
 
-    @usableFromInline
-    static func now() -> Instant {
+    /// The wall clock as the engine's `Instant`.
+    public static func now() -> Instant {
         let t = Date().timeIntervalSince1970
         let seconds = t.rounded(.down)
         return Instant(seconds: Int64(seconds), nanos: Int32((t - seconds) * 1_000_000_000))

@@ -78,7 +78,10 @@ struct ScheduleStepTests {
         let prefix = Services.prefix()
         let channel = "\(prefix):shop:production"
         let subscriber = try Recorder(["redis-cli", "-u", redis, "SUBSCRIBE", channel])
-        let daemon = try DaemonProcess.daemon(repo: repo, postgres: database, redis: redis, prefix: prefix)
+        let receiver = try WebhookReceiver()
+        let daemon = try DaemonProcess.daemon(
+            repo: repo, postgres: database, redis: redis, prefix: prefix,
+            extra: ["--notify", receiver.url, "--notify-secret", NotificationTests.secret])
         try await daemon.waitUntilListening()
         let replica = try DaemonProcess(["replica", "--redis", redis, "--redis-prefix", prefix, "--no-auth"])
         try await replica.waitUntilListening()
@@ -107,9 +110,9 @@ struct ScheduleStepTests {
         try await eventually(25, "both streams tell their clients at the step") {
             daemonStream.text.contains(#""reason":"schedule""#) && replicaStream.text.contains(#""reason":"schedule""#)
         }
-        let told = Date()
-        #expect(told >= step.date)
-        #expect(told.timeIntervalSince(step.date) < 3, "told \(told.timeIntervalSince(step.date)) s after the step")
+        let streamed = Date()
+        #expect(streamed >= step.date)
+        #expect(streamed.timeIntervalSince(step.date) < 3, "told \(streamed.timeIntervalSince(step.date)) s after the step")
         for (port, name) in [(daemon.port, "daemon"), (replica.port, "replica")] {
             let after = try bulk(port: port, ifNoneMatch: before.daemon)
             #expect(after.status == 200, "\(name): the old ETag no longer matches")
@@ -120,6 +123,13 @@ struct ScheduleStepTests {
         try await eventually("the step is published on the environment's channel") {
             subscriber.text.contains(#""event":"schedule.step""#) && subscriber.text.contains(#""flags":["launch"]"#)
         }
+        try await eventually("the webhook receiver is told, signed") {
+            NotificationTests.messages(receiver, "schedule.step").count == 1
+        }
+        let told = try #require(NotificationTests.messages(receiver, "schedule.step").first)
+        #expect(NotificationTests.signed(told))
+        #expect(told.json["revision"] == .int(1))
+        #expect(told.body.count > 0 && String(decoding: told.body, as: UTF8.self).contains("launch"))
         // No new snapshot: the replica did not reload, both still serve revision 1.
         #expect(try servedRevision(daemon.port) == 1)
         #expect(try servedRevision(replica.port) == 1)

@@ -69,6 +69,47 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
+    // MARK: Rollouts that change with time
+
+    // The same rule three ways, each at 50 % at `now` (2026-01-01T00:00:00Z): the cost of a
+    // schedule is computing the percentage from the evaluation time.
+    let rollouts = compileOrDie(
+        MemoryTree([
+            "flagstaff.yaml": Generator.manifest,
+            "shop/flags/fixed.yaml": "rules:\n  - { when: [ { attribute: plan, op: in, values: [pro] } ], rollout: 50, serve: on }",
+            "shop/flags/ramping.yaml": """
+                rules:
+                  - when: [ { attribute: plan, op: in, values: [pro] } ]
+                    rollout: { ramp: { from: 0, to: 100, start: 2025-12-27T00:00:00Z, end: 2026-01-06T00:00:00Z } }
+                    serve: on
+                """,
+            "shop/flags/stepped.yaml": """
+                rules:
+                  - when: [ { attribute: plan, op: in, values: [pro] } ]
+                    rollout:
+                      percentage: 10
+                      steps:
+                        - { at: 2025-12-31T00:00:00Z, percentage: 50 }
+                        - { at: 2026-01-02T00:00:00Z, percentage: 100 }
+                    serve: on
+                """,
+        ]))
+    let rolloutEvaluator = Evaluator(snapshot: rollouts.snapshots[0])
+    let rolloutContext = rolloutEvaluator.prepare(targetContext, now: now)
+    let rolloutAnswers = ["fixed", "ramping", "stepped"].map {
+        rolloutEvaluator.evaluate($0, context: rolloutContext).variant
+    }
+    precondition(Set(rolloutAnswers).count == 1, "the three rollouts must agree at 50 %: \(rolloutAnswers)")
+    for (name, key) in [
+        ("Rollout: fixed 50 %", "fixed"), ("Rollout: ramping, at 50 %", "ramping"), ("Rollout: 2 steps, at 50 %", "stepped"),
+    ] {
+        Benchmark(name, configuration: .init(scalingFactor: .kilo)) { benchmark in
+            for _ in benchmark.scaledIterations {
+                blackHole(rolloutEvaluator.evaluate(key, context: rolloutContext))
+            }
+        }
+    }
+
     // MARK: Evaluate all
 
     let thousand = compileOrDie(MemoryTree(Generator.repository(flags: 1_000, segments: 100)))

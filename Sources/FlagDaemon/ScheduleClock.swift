@@ -1,5 +1,7 @@
 import FlagEngine
 import FlagModel
+import FlagNotify
+import FlagServer
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -40,7 +42,7 @@ public struct ScheduleClock: Service {
             group.addTask {
                 for await event in events {
                     if case .closing = event { break }
-                    if case .applied = event { wakeup.signal() }
+                    if case .applied = event { wakeup.ring() }
                 }
             }
             group.addTask {
@@ -61,7 +63,7 @@ public struct ScheduleClock: Service {
                     // Streams first; then what may wait on the network (Redis, notifications).
                     for step in steps { await onStep(step) }
                     let wait = tracker.next.map { Self.duration(from: now, to: $0) } ?? .seconds(3600)
-                    await wakeup.wait(atMost: min(wait, .seconds(3600)))
+                    await wakeup.wait(timeout: min(wait, .seconds(3600)))
                 }
             }
             try await gracefulShutdown()
@@ -110,56 +112,5 @@ struct StepTracker {
         seen = kept
         next = nearest
         return out
-    }
-}
-
-/// A signal one task waits for, with a time limit; a signal sent while nobody waits is kept.
-final class Wakeup: @unchecked Sendable {
-    private let lock = NSLock()
-    private var pending = false
-    private var waiter: CheckedContinuation<Void, Never>?
-
-    func signal() {
-        lock.lock()
-        if let waiter {
-            self.waiter = nil
-            lock.unlock()
-            waiter.resume()
-        } else {
-            pending = true
-            lock.unlock()
-        }
-    }
-
-    /// Returns at the first signal, after `limit`, or when the task is cancelled.
-    func wait(atMost limit: Duration) async {
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { try? await Task.sleep(for: limit) }
-            group.addTask { await self.waitForSignal() }
-            await group.next()
-            group.cancelAll()
-        }
-    }
-
-    private func waitForSignal() async {
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                lock.lock()
-                if pending || Task.isCancelled {
-                    pending = false
-                    lock.unlock()
-                    continuation.resume()
-                } else {
-                    waiter = continuation
-                    lock.unlock()
-                }
-            }
-        } onCancel: {
-            lock.lock()
-            let waiting = waiter
-            waiter = nil
-            lock.unlock()
-            waiting?.resume()
-        }
     }
 }
