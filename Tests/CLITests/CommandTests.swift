@@ -90,6 +90,49 @@ struct CommandTests {
         #expect(value["metadata"]?["version"]?.stringValue?.hasPrefix("sha256:") == true)
     }
 
+    @Test func evalAtAsksWhatSchedulesWillServeThen() throws {
+        func served(at time: String?) throws -> Value {
+            let out = try CLI.run(
+                ["eval", "--repo", "examples/schedules", "--flag", "holiday-banner", "--context", #"{"targetingKey":"u"}"#]
+                    + (time.map { ["--at", $0] } ?? []))
+            #expect(out.status == 0, "\(out.stderr)")
+            return try JSONParser.parse(out.stdout)
+        }
+        #expect(try served(at: "2027-12-19T23:00:00-05:00")["reason"] == "DISABLED")
+        #expect(try served(at: "2027-12-20T00:00:00-05:00")["variant"] == "on")
+        #expect(try served(at: "2028-01-03T05:00:00Z")["variant"] == "off")
+        let bad = try CLI.run(["eval", "--repo", "examples/schedules", "--flag", "holiday-banner", "--at", "2027-12-20"])
+        #expect(bad.status == 2)
+        #expect(bad.stderr.contains("not a time with a zone"), "\(bad.stderr)")
+    }
+
+    @Test func diffListsEveryScheduleStepWithItsEffect() throws {
+        let dir = try CLI.temporaryDirectory()
+        try CLI.write(
+            [
+                "flagstaff.yaml": manifest,
+                "shop/flags/search.yaml": "rules:\n  - { rollout: 5, serve: on }\n",
+            ], under: dir)
+        try CLI.git(["init", "-q", "-b", "main"], in: dir)
+        try CLI.git(["add", "-A"], in: dir)
+        try CLI.git(["commit", "-qm", "base"], in: dir)
+        try CLI.write(
+            [
+                "shop/flags/search.yaml": """
+                rules:
+                  - rollout:
+                      percentage: 5
+                      steps: [{ at: 2027-02-01T09:00:00Z, percentage: 25 }, { at: 2027-02-08T09:00:00Z, percentage: 100 }]
+                    serve: on
+                """
+            ], under: dir)
+        let out = try CLI.run(["diff", "--repo", dir.path, "HEAD", ".", "--environment", "production"])
+        #expect(out.status == 0, "\(out.stderr)")
+        #expect(out.stdout.contains("rule 1: rollout 5% → 5%, 25% from 2027-02-01 09:00 UTC, 100% from 2027-02-08 09:00 UTC"), "\(out.stdout)")
+        #expect(out.stdout.contains("at 2027-02-01 09:00 UTC rule 1: rollout 5% → 25%: 20.0% of users matching rule 1 change from off to on"), "\(out.stdout)")
+        #expect(out.stdout.contains("at 2027-02-08 09:00 UTC rule 1: rollout 25% → 100%: 75.0% of users"), "\(out.stdout)")
+    }
+
     @Test func evalUnknownFlagAndTypeMismatchFail() throws {
         let missing = try CLI.run(["eval", "--repo", "flags", "--project", "storefront", "--flag", "nope"])
         #expect(missing.status == 1)

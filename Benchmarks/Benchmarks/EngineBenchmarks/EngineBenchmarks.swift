@@ -71,16 +71,17 @@ let benchmarks: @Sendable () -> Void = {
 
     // MARK: Rollouts that change with time
 
-    // The same rule three ways, each at 50 % at `now` (2026-01-01T00:00:00Z): the cost of a
-    // schedule is computing the percentage from the evaluation time.
+    // The same rule three ways, each at 50 % at `now` (2026-01-01T00:00:00Z) and bucketing in
+    // one group, so all three hash and answer alike: the difference is computing the
+    // percentage from the evaluation time.
     let rollouts = compileOrDie(
         MemoryTree([
             "flagstaff.yaml": Generator.manifest,
-            "shop/flags/fixed.yaml": "rules:\n  - { when: [ { attribute: plan, op: in, values: [pro] } ], rollout: 50, serve: on }",
+            "shop/flags/fixed.yaml": "rules:\n  - { when: [ { attribute: plan, op: in, values: [pro] } ], rollout: { percentage: 50, group: bench }, serve: on }",
             "shop/flags/ramping.yaml": """
                 rules:
                   - when: [ { attribute: plan, op: in, values: [pro] } ]
-                    rollout: { ramp: { from: 0, to: 100, start: 2025-12-27T00:00:00Z, end: 2026-01-06T00:00:00Z } }
+                    rollout: { ramp: { from: 0, to: 100, start: 2025-12-27T00:00:00Z, end: 2026-01-06T00:00:00Z }, group: bench }
                     serve: on
                 """,
             "shop/flags/stepped.yaml": """
@@ -91,6 +92,7 @@ let benchmarks: @Sendable () -> Void = {
                       steps:
                         - { at: 2025-12-31T00:00:00Z, percentage: 50 }
                         - { at: 2026-01-02T00:00:00Z, percentage: 100 }
+                      group: bench
                     serve: on
                 """,
         ]))
