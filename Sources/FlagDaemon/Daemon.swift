@@ -1,3 +1,4 @@
+import FlagDiff
 import FlagModel
 import FlagNotify
 import FlagServer
@@ -81,7 +82,7 @@ public enum Daemon {
                             project: step.snapshot.project, environment: step.snapshot.environment,
                             revision: step.snapshot.revision, version: step.snapshot.version,
                             at: Date(timeIntervalSince1970: Double(step.at.seconds) + Double(step.at.nanos) / 1e9),
-                            flags: step.flags)
+                            flags: step.flags, changes: ScheduleEffects.changes(in: step.snapshot.snapshot, at: step.at))
                     } catch {
                         logger.error("notifications: recording a schedule step", metadata: ["error": "\(error)"])
                     }

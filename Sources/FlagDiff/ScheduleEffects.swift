@@ -3,7 +3,7 @@ import FlagModel
 
 /// What a flag's schedules will do, step by step, with the exact effect of each step on the
 /// bucket space: what a reviewer needs before approving a rollout that ramps by itself.
-enum ScheduleEffects {
+public enum ScheduleEffects {
     /// The steps of `flag`'s scheduled rollouts and windows, in time order; [] when it has none.
     static func steps(_ flag: Flag) -> [ScheduleStep] {
         var out: [ScheduleStep] = []
@@ -50,6 +50,40 @@ enum ScheduleEffects {
             }
         }
         return out.sorted { $0.at < $1.at }
+    }
+
+    /// What changes in `snapshot` at `instant` (a step reached while serving), one line per
+    /// flag and rule in a reviewer's words: `launch rule 1 "go live": rollout 0% → 100%:
+    /// 100.0% of users matching rule 1 "go live" change from off to on`.
+    public static func changes(in snapshot: Snapshot, at instant: Instant) -> [String] {
+        let before = Instant(seconds: instant.seconds - (instant.nanos == 0 ? 1 : 0), nanos: instant.nanos == 0 ? 999_999_999 : instant.nanos - 1)
+        func edge(_ window: Window?) -> String? {
+            guard let window else { return nil }
+            let was = window.contains(before)
+            let now = window.contains(instant)
+            return was == now ? nil : (now ? "starts" : "stops")
+        }
+        var out: [String] = []
+        for flag in snapshot.flags {
+            if let change = edge(flag.window) {
+                out.append(
+                    change == "starts"
+                        ? "\(flag.key): its window opens: it serves its rules"
+                        : "\(flag.key): its window closes: everyone gets \(flag.offVariant)")
+            }
+            for (i, rule) in flag.rules.enumerated() {
+                let path = "\(flag.key) \(Describe.rulePath(i, rule))"
+                if let change = edge(rule.window) { out.append("\(path): \(change == "starts" ? "starts to apply" : "stops applying")") }
+                guard let rollout = rule.rollout, rollout.schedule != nil else { continue }
+                let a = rollout.percentage(at: before)
+                let b = rollout.percentage(at: instant)
+                guard a != b else { continue }
+                out.append(
+                    "\(path): rollout \(a)% → \(b)%: "
+                        + effect(flag, rule: i, from: a, to: b, population: "users matching \(Describe.rulePath(i, rule))"))
+            }
+        }
+        return out
     }
 
     /// Whether the windows or rollout schedules of two versions of a flag differ; renaming a

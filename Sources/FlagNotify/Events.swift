@@ -71,16 +71,20 @@ public enum Events {
     }
 
     /// A time-based rollout of `revision` reaching the step that starts at `at`. The event's
-    /// time (and the age that gives it up) is when it is noticed; `at` is in the details.
+    /// time (and the age that gives it up) is when it is noticed; `at` is in the details, with
+    /// what changed in a reviewer's words (`changes`).
     public static func scheduleStep(
         project: String, environment: String, revision: Int64, version: String, at time: Date, flags: [String],
-        noticedAt: Date = Date()
+        changes: [String] = [], noticedAt: Date = Date()
     ) -> NotificationDraft {
         let stamp = Payload.timestamp(time)
         return NotificationDraft(
             event: NotificationEvent.scheduleStep.rawValue, project: project, environment: environment,
             revision: revision, version: version, occurredAt: noticedAt,
-            details: .object(["at": .string(stamp), "flags": .array(flags.sorted().map(Value.string))]),
+            details: .object([
+                "at": .string(stamp), "flags": .array(flags.sorted().map(Value.string)),
+                "changes": .array(changes.map(Value.string)),
+            ]),
             dedupeKey: "\(NotificationEvent.scheduleStep.rawValue):\(project)/\(environment)@\(revision):\(stamp)")
     }
 }

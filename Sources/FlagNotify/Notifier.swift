@@ -83,10 +83,12 @@ public final class Notifier: Service, @unchecked Sendable {
     /// this call was the one that recorded it.
     @discardableResult
     public func scheduleStepReached(
-        project: String, environment: String, revision: Int64, version: String, at: Date, flags: [String]
+        project: String, environment: String, revision: Int64, version: String, at: Date, flags: [String],
+        changes: [String] = []
     ) throws -> Bool {
         let draft = Events.scheduleStep(
-            project: project, environment: environment, revision: revision, version: version, at: at, flags: flags)
+            project: project, environment: environment, revision: revision, version: version, at: at, flags: flags,
+            changes: changes)
         return try enqueue([draft]) > 0
     }
 

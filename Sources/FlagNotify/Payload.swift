@@ -114,9 +114,13 @@ enum SlackText {
             if case .array(let list)? = details["flags"] {
                 for case .string(let key) in list { flags.append("`\(escape(key))`") }
             }
-            return ":clock3: *Schedule step* in \(place) at \(escape(string("at") ?? "")): "
+            var text = ":clock3: *Schedule step* in \(place) at \(escape(string("at") ?? "")): "
                 + (flags.isEmpty ? "a step began" : flags.joined(separator: ", ") + " moved to their next step")
                 + " (revision \(d.revision ?? 0))"
+            if case .array(let changes)? = details["changes"] {
+                for case .string(let change) in changes { text += "\n• \(escape(change))" }
+            }
+            return text
         case .changeOpened, .changeMerged, nil:
             return "\(escape(d.event)) in \(place)" + footer
         }

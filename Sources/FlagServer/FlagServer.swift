@@ -198,6 +198,8 @@ extension FlagServer {
                 entry["revision"] = .int(active.revision)
                 entry["flags"] = .int(Int64(active.snapshot.flags.count))
                 entry["appliedAt"] = .string(formatter.string(from: active.appliedAt))
+                entry["nextScheduleStep"] =
+                    active.evaluator.nextTimeBoundary(after: Self.now()).map { .string(Timestamp.formatPrecise($0)) } ?? .null
             }
             let state = registry.state(key)
             entry["lastSeenCommit"] = state.lastSeenCommit.map(Value.string) ?? .null

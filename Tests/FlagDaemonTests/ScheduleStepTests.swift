@@ -58,6 +58,15 @@ private func isoTime(secondsFromNow seconds: Int) -> (text: String, date: Date) 
     return (formatter.string(from: date), date)
 }
 
+/// The production entry of `/api/v1/status`.
+private func productionStatus(_ daemon: DaemonProcess) throws -> [String: Value] {
+    guard case .object(let status) = try JSONParser.parse(try daemon.http("GET", "/api/v1/status").body),
+        case .array(let environments)? = status["environments"]
+    else { throw TestFailure("no status") }
+    for case .object(let entry) in environments where entry["environment"] == .string("production") { return entry }
+    throw TestFailure("no production in the status")
+}
+
 @Suite("Schedules step while serving (SPEC §17)", .serialized)
 struct ScheduleStepTests {
     @Test func aStepAFewSecondsAheadReachesStreamsRedisAndTheBulkETagOnDaemonAndReplica() async throws {
@@ -97,6 +106,7 @@ struct ScheduleStepTests {
         }
 
         #expect(Date() < step.date, "the servers must start before the step for this test to mean anything")
+        #expect(try productionStatus(daemon)["nextScheduleStep"] == .string(step.text))
         var before: (daemon: String?, replica: String?) = (nil, nil)
         for (port, name) in [(daemon.port, "daemon"), (replica.port, "replica")] {
             let answer = try bulk(port: port)
@@ -129,7 +139,13 @@ struct ScheduleStepTests {
         let told = try #require(NotificationTests.messages(receiver, "schedule.step").first)
         #expect(NotificationTests.signed(told))
         #expect(told.json["revision"] == .int(1))
-        #expect(told.body.count > 0 && String(decoding: told.body, as: UTF8.self).contains("launch"))
+        guard case .object(let details)? = told.json["details"] else { throw TestFailure("no details") }
+        #expect(details["flags"] == .array(["launch"]))
+        #expect(
+            details["changes"]
+                == .array([#"launch rule 1 "go live": rollout 0% → 100%: 100.0% of users matching rule 1 "go live" change from off to on"#]),
+            "\(details)")
+        #expect(try productionStatus(daemon)["nextScheduleStep"] == .null, "no step after the last one")
         // No new snapshot: the replica did not reload, both still serve revision 1.
         #expect(try servedRevision(daemon.port) == 1)
         #expect(try servedRevision(replica.port) == 1)
