@@ -78,13 +78,19 @@ public final class Evaluator: @unchecked Sendable {
 
     /// The first instant after `instant` at which some flag's outcome may change, if any.
     public func nextTimeBoundary(after instant: Instant) -> Instant? {
+        let i = boundariesUpTo(instant)
+        return i < timeBoundaries.count ? timeBoundaries[i] : nil
+    }
+
+    /// How many boundaries fall at or before `instant` (binary search).
+    private func boundariesUpTo(_ instant: Instant) -> Int {
         var low = 0
         var high = timeBoundaries.count
         while low < high {
             let mid = (low + high) / 2
             if timeBoundaries[mid] <= instant { low = mid + 1 } else { high = mid }
         }
-        return low < timeBoundaries.count ? timeBoundaries[low] : nil
+        return low
     }
 
     /// The keys of the flags whose outcome may change at `instant`, sorted.
@@ -95,13 +101,8 @@ public final class Evaluator: @unchecked Sendable {
     /// The last instant at or before `instant` at which some flag's outcome may have changed:
     /// what serving is like between two boundaries is named by the boundary it began at.
     public func lastTimeBoundary(atOrBefore instant: Instant) -> Instant? {
-        var low = 0
-        var high = timeBoundaries.count
-        while low < high {
-            let mid = (low + high) / 2
-            if timeBoundaries[mid] <= instant { low = mid + 1 } else { high = mid }
-        }
-        return low > 0 ? timeBoundaries[low - 1] : nil
+        let i = boundariesUpTo(instant)
+        return i > 0 ? timeBoundaries[i - 1] : nil
     }
 
     // MARK: Evaluation
