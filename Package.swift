@@ -17,6 +17,8 @@ let package = Package(
         .library(name: "FlagServer", targets: ["FlagServer"]),
         .library(name: "FlagNotify", targets: ["FlagNotify"]),
         .library(name: "FlagDaemon", targets: ["FlagDaemon"]),
+        // Local evaluation in a Swift application (SPEC §16).
+        .library(name: "FlagstaffSDK", targets: ["FlagstaffSDK"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -116,7 +118,31 @@ let package = Package(
         .testTarget(name: "FlagDiffTests", dependencies: ["FlagDiff", "FlagCompiler", "FlagEngine", "FlagModel"]),
         .testTarget(name: "GitSourceTests", dependencies: ["GitSource", "FlagCompiler", "FlagEngine", "FlagModel"]),
         .testTarget(name: "FlagStoreTests", dependencies: ["FlagStore", "FlagModel"]),
+        .target(
+            name: "FlagstaffSDK",
+            dependencies: [
+                "FlagModel", "FlagEngine",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // The example application of docs/sdk.md: a Hummingbird service that runs the client in
+        // its ServiceGroup. Built with everything else, so it cannot rot.
+        .executableTarget(
+            name: "flagstaff-sdk-example",
+            dependencies: [
+                "FlagstaffSDK", "FlagModel",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "examples/swift-sdk"
+        ),
         .testTarget(name: "FlagBusTests", dependencies: ["FlagBus"]),
+        .testTarget(name: "FlagstaffSDKTests", dependencies: ["FlagstaffSDK", "FlagCompiler", "FlagEngine", "FlagModel"]),
         .testTarget(
             name: "FlagServerTests",
             dependencies: [
@@ -126,7 +152,7 @@ let package = Package(
         .testTarget(
             name: "FlagDaemonTests",
             dependencies: [
-                "FlagDaemon", "FlagStore", "FlagBus", "GitSource", "FlagModel", "FlagCompiler", "FlagNotify",
+                "FlagDaemon", "FlagStore", "FlagBus", "GitSource", "FlagModel", "FlagCompiler", "FlagNotify", "FlagstaffSDK",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),

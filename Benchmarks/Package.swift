@@ -23,6 +23,18 @@ let package = Package(
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
         .executableTarget(
+            name: "SDKBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "FlagstaffSDK", package: "flagstaff"),
+                .product(name: "FlagEngine", package: "flagstaff"),
+                .product(name: "FlagCompiler", package: "flagstaff"),
+                .product(name: "FlagModel", package: "flagstaff"),
+            ],
+            path: "Benchmarks/SDKBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        .executableTarget(
             name: "EngineProfile",
             dependencies: [
                 .product(name: "GitSource", package: "flagstaff"),

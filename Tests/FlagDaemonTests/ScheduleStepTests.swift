@@ -71,17 +71,6 @@ private func productionStatus(_ daemon: DaemonProcess) throws -> [String: Value]
 struct ScheduleStepTests {
     @Test func aStepAFewSecondsAheadReachesStreamsRedisAndTheBulkETagOnDaemonAndReplica() async throws {
         let repo = try FlagRepository()
-        let step = isoTime(secondsFromNow: 10)
-        try repo.write([
-            "shop/flags/launch.yaml": """
-            rules:
-              - name: go live
-                rollout:
-                  steps: [{ at: \(step.text), percentage: 100 }]
-                serve: on
-            """
-        ])
-        try repo.commit("launch in ten seconds")
         let database = try Services.database()
         let redis = try Services.redisURL()
         let prefix = Services.prefix()
@@ -103,6 +92,21 @@ struct ScheduleStepTests {
             ["curl", "-s", "-N", "-m", "40", "http://127.0.0.1:\(replica.port)/api/v1/stream?events=ofrep"])
         try await eventually("both streams opened") {
             daemonStream.text.contains("refetchEvaluation") && replicaStream.text.contains("refetchEvaluation")
+        }
+        // The step is set once everything runs, so that a slow start cannot outrun it.
+        let step = isoTime(secondsFromNow: 8)
+        try repo.write([
+            "shop/flags/launch.yaml": """
+            rules:
+              - name: go live
+                rollout:
+                  steps: [{ at: \(step.text), percentage: 100 }]
+                serve: on
+            """
+        ])
+        try repo.commit("launch in eight seconds")
+        try await eventually("both serve revision 2") {
+            try servedRevision(daemon.port) == 2 && servedRevision(replica.port) == 2
         }
 
         #expect(Date() < step.date, "the servers must start before the step for this test to mean anything")
@@ -138,7 +142,7 @@ struct ScheduleStepTests {
         }
         let told = try #require(NotificationTests.messages(receiver, "schedule.step").first)
         #expect(NotificationTests.signed(told))
-        #expect(told.json["revision"] == .int(1))
+        #expect(told.json["revision"] == .int(2))
         guard case .object(let details)? = told.json["details"] else { throw TestFailure("no details") }
         #expect(details["flags"] == .array(["launch"]))
         #expect(
@@ -146,10 +150,10 @@ struct ScheduleStepTests {
                 == .array([#"launch rule 1 "go live": rollout 0% → 100%: 100.0% of users matching rule 1 "go live" change from off to on"#]),
             "\(details)")
         #expect(try productionStatus(daemon)["nextScheduleStep"] == .null, "no step after the last one")
-        // No new snapshot: the replica did not reload, both still serve revision 1.
-        #expect(try servedRevision(daemon.port) == 1)
-        #expect(try servedRevision(replica.port) == 1)
-        #expect(replica.logged("swapped").count == 2, "one swap per environment at start, none at the step")
+        // No new snapshot: the replica did not reload, both still serve revision 2.
+        #expect(try servedRevision(daemon.port) == 2)
+        #expect(try servedRevision(replica.port) == 2)
+        #expect(replica.logged("swapped").count == 3, "one swap per environment at start, one for the commit, none at the step")
         #expect(daemon.logged("schedule step").count == 1)
         replica.terminate()
         daemon.terminate()

@@ -168,7 +168,8 @@ final class DaemonProcess: @unchecked Sendable {
     private(set) var port = 0
     private var exitStatus: Int32?
 
-    init(_ arguments: [String], environment extra: [String: String] = [:]) throws {
+    /// `listen` defaults to a port the system picks (read from the log once listening).
+    init(_ arguments: [String], environment extra: [String: String] = [:], listen: String = "127.0.0.1:0") throws {
         log = FileManager.default.temporaryDirectory.appendingPathComponent("flagstaff-log-\(UUID().uuidString).jsonl")
         var environment = ProcessInfo.processInfo.environment.filter {
             !$0.key.hasPrefix("FLAGSTAFF_") || $0.key.hasPrefix("FLAGSTAFF_TEST")
@@ -181,7 +182,7 @@ final class DaemonProcess: @unchecked Sendable {
             close(devNull)
         }
         pid = try Spawn.start(
-            [Paths.binary] + arguments + ["--listen", "127.0.0.1:0"], environment: environment, stdout: devNull,
+            [Paths.binary] + arguments + ["--listen", listen], environment: environment, stdout: devNull,
             stderr: logFD)
     }
 
@@ -195,13 +196,13 @@ final class DaemonProcess: @unchecked Sendable {
 
     static func daemon(
         repo: FlagRepository, postgres: String? = nil, redis: String? = nil, prefix: String? = nil,
-        extra: [String] = [], environment: [String: String] = [:]
+        extra: [String] = [], environment: [String: String] = [:], listen: String = "127.0.0.1:0"
     ) throws -> DaemonProcess {
         var arguments = ["daemon", "--repo", repo.url.path, "--poll-interval", "0.2", "--no-auth"]
         if let postgres { arguments += ["--postgres", postgres] }
         if let redis { arguments += ["--redis", redis] }
         if let prefix { arguments += ["--redis-prefix", prefix] }
-        return try DaemonProcess(arguments + extra, environment: environment)
+        return try DaemonProcess(arguments + extra, environment: environment, listen: listen)
     }
 
     /// The log lines so far, parsed.

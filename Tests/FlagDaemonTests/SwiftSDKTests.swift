@@ -1,0 +1,110 @@
+import FlagModel
+import FlagstaffSDK
+import Foundation
+import Testing
+
+/// The Swift SDK against a real daemon (SPEC §16): it follows commits, outlives the daemon,
+/// and starts from its cache file while the daemon is down.
+@Suite("The Swift SDK against a live daemon", .serialized)
+struct SwiftSDKTests {
+    static func configuration(port: Int, cacheFile: String?) -> FlagstaffConfiguration {
+        var configuration = FlagstaffConfiguration(url: "http://127.0.0.1:\(port)")
+        configuration.environment = "production"
+        configuration.cacheFile = cacheFile
+        configuration.reconnectDelay = .milliseconds(100)
+        configuration.maxReconnectDelay = .milliseconds(400)
+        configuration.reporting = false
+        return configuration
+    }
+
+    /// Waits until `condition` holds, polling, for up to `seconds`.
+    static func until(_ seconds: Double, _ what: String, _ condition: () -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        while ContinuousClock.now < deadline {
+            if condition() { return }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        Issue.record("timed out after \(seconds) s: \(what)")
+        throw TestFailure(what)
+    }
+
+    static func isStale(_ state: ClientState) -> Bool {
+        if case .stale = state { return true }
+        return false
+    }
+
+    @Test func aCommitReachesTheClientWithinASecondAndTheClientOutlivesTheDaemon() async throws {
+        let repo = try FlagRepository()
+        let database = try Services.database()
+        let port = freePort()
+        let cache = FileManager.default.temporaryDirectory.appendingPathComponent("sdk-cache-\(UUID().uuidString).json")
+        defer {
+            try? FileManager.default.removeItem(at: cache)
+            try? FileManager.default.removeItem(atPath: cache.path + ".revision")
+        }
+        var daemon = try DaemonProcess.daemon(repo: repo, postgres: database, listen: "127.0.0.1:\(port)")
+        try await daemon.waitUntilListening()
+
+        let client = FlagstaffClient(configuration: Self.configuration(port: port, cacheFile: cache.path))
+        let running = Task { try await client.run() }
+        defer { running.cancel() }
+        try await Self.until(20, "the client is ready") { client.state == .ready && client.revision == 1 }
+        // checkout: staff (u-1) on, everyone else at 10 %; u-2 is not in the first 10 %.
+        #expect(client.bool("checkout", default: false, context: ["targetingKey": "u-1"]).value)
+        #expect(!client.bool("checkout", default: true, context: ["targetingKey": "u-2"]).value)
+
+        var revisions = client.revisions().makeAsyncIterator()
+        try repo.setFlag("checkout", rollout: 100)
+        let committed = ContinuousClock.now
+        try repo.commit("checkout for everyone")
+        let next = await revisions.next()
+        let took = ContinuousClock.now - committed
+        #expect(next?.revision == 2)
+        print("Swift SDK: a commit reached the client in \(took)")
+        #expect(took < .seconds(1), "a commit reached the client in \(took)")
+        #expect(client.bool("checkout", default: false, context: ["targetingKey": "u-2"]).value)
+        #expect(FileManager.default.fileExists(atPath: cache.path), "the cache file is written")
+
+        daemon.kill9()
+        try await Self.until(10, "the client says it is stale") { Self.isStale(client.state) }
+        #expect(client.bool("checkout", default: false, context: ["targetingKey": "u-2"]).value, "still serving")
+        #expect(client.revision == 2)
+
+        // A commit while the daemon is down is served once it is back.
+        try repo.setFlag("checkout", rollout: 0)
+        try repo.commit("checkout back to staff only")
+        daemon = try DaemonProcess.daemon(repo: repo, postgres: database, listen: "127.0.0.1:\(port)")
+        try await daemon.waitUntilListening()
+        try await Self.until(20, "the client catches up with revision 3") {
+            client.state == .ready && client.revision == 3
+        }
+        #expect(!client.bool("checkout", default: true, context: ["targetingKey": "u-2"]).value)
+        daemon.terminate()
+    }
+
+    @Test func aCacheFileLetsAClientStartWhileTheDaemonIsDown() async throws {
+        let repo = try FlagRepository()
+        let port = freePort()
+        let cache = FileManager.default.temporaryDirectory.appendingPathComponent("sdk-cache-\(UUID().uuidString).json")
+        defer {
+            try? FileManager.default.removeItem(at: cache)
+            try? FileManager.default.removeItem(atPath: cache.path + ".revision")
+        }
+        let daemon = try DaemonProcess.daemon(repo: repo, listen: "127.0.0.1:\(port)")
+        try await daemon.waitUntilListening()
+        let first = FlagstaffClient(configuration: Self.configuration(port: port, cacheFile: cache.path))
+        let firstRun = Task { try await first.run() }
+        try await Self.until(20, "the first client is ready") { first.state == .ready }
+        firstRun.cancel()
+        daemon.terminate()
+
+        let second = FlagstaffClient(configuration: Self.configuration(port: port, cacheFile: cache.path))
+        let secondRun = Task { try await second.run() }
+        defer { secondRun.cancel() }
+        try await Self.until(5, "the second client serves the cache") { Self.isStale(second.state) }
+        let answer = second.bool("checkout", default: false, context: ["targetingKey": "u-1"])
+        #expect(answer.value, "staff get checkout, from the cache file")
+        #expect(answer.errorCode == nil)
+        #expect(second.version == first.version)
+    }
+}
