@@ -159,6 +159,22 @@ public final class Evaluator: @unchecked Sendable {
         flagRefs[index]._withUnsafeGuaranteedRef { evaluate($0, context: context) }
     }
 
+    /// Evaluates flag `index` (see `index(of:)`), also giving the decision behind the result:
+    /// what a caller that counts decisions by index needs, with nothing more retained than
+    /// `evaluate` retains.
+    public func evaluate(at index: Int, context: PreparedContext, decision: inout Decision) -> EvaluationResult {
+        flagRefs[index]._withUnsafeGuaranteedRef { flag in
+            let outcome = decide(flag, context: context, depth: 0)
+            decision = outcome
+            let variant = outcome.variant
+            return EvaluationResult(
+                key: flag.key, value: variant >= 0 ? flag.variantValues[variant] : nil,
+                variant: variant >= 0 ? flag.variantNames[variant] : nil, reason: outcome.reason,
+                ruleIndex: outcome.rule >= 0 ? outcome.rule : nil,
+                ruleName: outcome.rule >= 0 ? flag.ruleNames[outcome.rule] : nil, version: version)
+        }
+    }
+
     // MARK: Decisions by index
 
     /// The number of flags; flag indices run from 0 in the order of `flagKeys`.

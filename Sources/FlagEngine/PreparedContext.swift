@@ -25,6 +25,10 @@ public struct PreparedContext: Sendable {
     /// The evaluation time in nanoseconds since the Unix epoch: the context's `currentTime`
     /// when the snapshot has windows or schedules and the context sets a valid one, else `now`.
     var time: Int64
+
+    /// A context prepared for no snapshot: what a holder keeps before it has one. Evaluating
+    /// with it is a programming error (its slots do not fit any evaluator).
+    public static let none = PreparedContext(slots: [], targetingKey: nil, randomText: "", time: 0)
 }
 
 /// What the evaluator needs to know about one attribute when preparing a context.

@@ -71,17 +71,22 @@ public struct FlagstaffSDKError: Error, CustomStringConvertible, Sendable {
 
 /// A typed answer with everything the engine said about it.
 public struct FlagDetails<T: Sendable>: Sendable {
-    public var key: String
+    /// The flag's value, or the default the caller gave when there is an error.
     public var value: T
-    public var variant: String?
-    public var reason: Reason
-    /// 0-based index of the rule that matched, if one did.
-    public var ruleIndex: Int?
-    public var ruleName: String?
-    /// The snapshot version evaluated; nil when there was no snapshot.
-    public var version: String?
+    /// The engine's result, kept whole rather than copied field by field.
+    public var result: EvaluationResult
+    /// Set when the result is an error, or before any snapshot (`providerNotReady`).
     public var errorCode: FlagErrorCode?
-    public var errorMessage: String?
+
+    public var key: String { result.key }
+    public var variant: String? { result.variant }
+    public var reason: Reason { result.reason }
+    /// 0-based index of the rule that matched, if one did.
+    public var ruleIndex: Int? { result.ruleIndex }
+    public var ruleName: String? { result.ruleName }
+    /// The snapshot version evaluated; nil when there was no snapshot.
+    public var version: String? { result.version.isEmpty ? nil : result.version }
+    public var errorMessage: String? { result.errorMessage }
 }
 
 /// OpenFeature's error codes: the engine's, and `PROVIDER_NOT_READY` before any snapshot.

@@ -119,9 +119,12 @@ public final class FlagstaffClient: Service, Sendable {
     /// getter of a request, so the attributes are parsed once and every flag of the request
     /// is answered from the same snapshot.
     public func context(_ attributes: [String: Value]) -> FlagContext {
-        guard let loaded else { return FlagContext(attributes: attributes, loaded: nil, prepared: nil) }
+        guard let loaded else {
+            return FlagContext(attributes: attributes, loaded: nil, loadedRef: nil, prepared: .none)
+        }
         return FlagContext(
-            attributes: attributes, loaded: loaded, prepared: loaded.evaluator.prepare(attributes, now: Self.now()))
+            attributes: attributes, loaded: loaded, loadedRef: .passUnretained(loaded),
+            prepared: loaded.evaluator.prepare(attributes, now: Self.now()))
     }
 
     static func now() -> Instant {
@@ -174,11 +177,11 @@ public final class FlagstaffClient: Service, Sendable {
     /// Every flag for one context, in key order, as the engine gives them; empty before the
     /// first snapshot.
     public func evaluateAll(context: FlagContext) -> [EvaluationResult] {
-        guard let loaded = context.loaded, let prepared = context.prepared else { return [] }
+        guard let loaded = context.loaded else { return [] }
         var results: [EvaluationResult] = []
         results.reserveCapacity(loaded.evaluator.flagCount)
         for i in 0..<loaded.evaluator.flagCount {
-            let decision = loaded.evaluator.decide(at: i, context: prepared)
+            let decision = loaded.evaluator.decide(at: i, context: context.prepared)
             if configuration.reporting { loaded.count(flag: i, decision) }
             results.append(loaded.evaluator.result(of: decision, at: i))
         }
@@ -189,35 +192,50 @@ public final class FlagstaffClient: Service, Sendable {
     private func typed<T: Sendable>(
         _ key: String, _ type: FlagType, _ fallback: T, _ context: FlagContext, _ convert: (Value) -> T?
     ) -> FlagDetails<T> {
-        guard let loaded = context.loaded, let prepared = context.prepared else {
-            return FlagDetails(
-                key: key, value: fallback, variant: nil, reason: .error, version: nil, errorCode: .providerNotReady,
-                errorMessage: "no snapshot yet")
+        guard let ref = context.loadedRef else {
+            return Self.failure(key, fallback, .providerNotReady, "no snapshot yet", version: "")
         }
-        let evaluator = loaded.evaluator
+        // The context keeps its snapshot alive: reached unretained, evaluation retains nothing.
+        return ref._withUnsafeGuaranteedRef { loaded in
+            loaded.evaluatorRef._withUnsafeGuaranteedRef { evaluator in
+                typed(key, type, fallback, context, convert, loaded, evaluator)
+            }
+        }
+    }
+
+    @inline(__always)
+    private func typed<T: Sendable>(
+        _ key: String, _ type: FlagType, _ fallback: T, _ context: FlagContext, _ convert: (Value) -> T?,
+        _ loaded: LoadedSnapshot, _ evaluator: Evaluator
+    ) -> FlagDetails<T> {
         guard let index = evaluator.index(of: key) else {
-            return FlagDetails(
-                key: key, value: fallback, variant: nil, reason: .error, version: loaded.version,
-                errorCode: .flagNotFound, errorMessage: "flag '\(key)' is not in this snapshot")
+            return Self.failure(
+                key, fallback, .flagNotFound, "flag '\(key)' is not in this snapshot", version: loaded.version)
         }
         guard loaded.types[index] == type else {
-            return FlagDetails(
-                key: key, value: fallback, variant: nil, reason: .error, version: loaded.version,
-                errorCode: .typeMismatch,
-                errorMessage: "flag '\(key)' is of type \(loaded.types[index].rawValue), not \(type.rawValue)")
+            return Self.failure(
+                key, fallback, .typeMismatch,
+                "flag '\(key)' is of type \(loaded.types[index].rawValue), not \(type.rawValue)", version: loaded.version)
         }
-        let decision = evaluator.decide(at: index, context: prepared)
+        // The prepared context is borrowed where it lies: copying it would retain its parts.
+        var decision = Decision(variant: -1, reason: .error)
+        let result = evaluator.evaluate(at: index, context: context.prepared, decision: &decision)
         if configuration.reporting { loaded.count(flag: index, decision) }
-        let result = evaluator.result(of: decision, at: index)
         guard let value = result.value.flatMap(convert) else {
-            return FlagDetails(
-                key: key, value: fallback, variant: result.variant, reason: result.reason, ruleIndex: result.ruleIndex,
-                ruleName: result.ruleName, version: result.version, errorCode: result.errorCode.map(FlagErrorCode.init),
-                errorMessage: result.errorMessage)
+            return FlagDetails(value: fallback, result: result, errorCode: result.errorCode.map(FlagErrorCode.init))
         }
-        return FlagDetails(
-            key: key, value: value, variant: result.variant, reason: result.reason, ruleIndex: result.ruleIndex,
-            ruleName: result.ruleName, version: result.version, errorCode: nil, errorMessage: nil)
+        return FlagDetails(value: value, result: result, errorCode: nil)
+    }
+
+    private static func failure<T>(
+        _ key: String, _ fallback: T, _ code: FlagErrorCode, _ message: String, version: String
+    ) -> FlagDetails<T> {
+        FlagDetails(
+            value: fallback,
+            result: EvaluationResult(
+                key: key, value: nil, variant: nil, reason: .error, version: version,
+                errorCode: EvaluationErrorCode(rawValue: code.rawValue), errorMessage: message),
+            errorCode: code)
     }
 
     // MARK: Tracking
@@ -297,5 +315,8 @@ public final class FlagstaffClient: Service, Sendable {
 public struct FlagContext: Sendable {
     public let attributes: [String: Value]
     let loaded: LoadedSnapshot?
-    let prepared: PreparedContext?
+    /// `loaded`, unretained, for the getters.
+    let loadedRef: Unmanaged<LoadedSnapshot>?
+    /// `.none` when there was no snapshot (then `loaded` is nil and nothing evaluates).
+    let prepared: PreparedContext
 }

@@ -3,21 +3,27 @@ import FlagModel
 import Synchronization
 
 /// One snapshot being served: its evaluator, and counts of what was evaluated on it, in
-/// slots indexed by flag, variant and reason so that counting allocates nothing.
-final class LoadedSnapshot: Sendable {
+/// slots indexed by flag, variant and reason so that counting allocates nothing and takes
+/// one relaxed atomic add.
+final class LoadedSnapshot: @unchecked Sendable {
     let evaluator: Evaluator
+    /// `evaluator` again, unretained: the getters reach it without a retain and a release.
+    let evaluatorRef: Unmanaged<Evaluator>
     let revision: Int64
     /// The snapshot as canonical JSON, for the cache file.
     let json: [UInt8]
     let types: [FlagType]
     /// Where each flag's slots start; a flag has (variants + 1) × reasons slots.
     private let offsets: [Int]
-    private let counts: Mutex<[UInt64]>
+    /// `slotCount` atomics, allocated once; freed with the snapshot.
+    private let counts: UnsafeMutablePointer<Atomic<UInt64>>
+    private let slotCount: Int
     static let reasons = Reason.allCases
 
     init(snapshot: Snapshot, revision: Int64, json: [UInt8]) {
         let evaluator = Evaluator(snapshot: snapshot)
         self.evaluator = evaluator
+        self.evaluatorRef = .passUnretained(evaluator)
         self.revision = revision
         self.json = json
         var types: [FlagType] = []
@@ -30,7 +36,14 @@ final class LoadedSnapshot: Sendable {
         }
         self.types = types
         self.offsets = offsets
-        self.counts = Mutex([UInt64](repeating: 0, count: total))
+        self.slotCount = total
+        self.counts = .allocate(capacity: max(total, 1))
+        for i in 0..<total { (counts + i).initialize(to: Atomic(0)) }
+    }
+
+    deinit {
+        counts.deinitialize(count: slotCount)
+        counts.deallocate()
     }
 
     var version: String { evaluator.version }
@@ -39,7 +52,7 @@ final class LoadedSnapshot: Sendable {
     func count(flag index: Int, _ decision: Decision) {
         let reason = Self.reasonIndex(decision.reason)
         let slot = offsets[index] + (decision.variant + 1) * Self.reasons.count + reason
-        counts.withLock { $0[slot] &+= 1 }
+        counts[slot].wrappingAdd(1, ordering: .relaxed)
     }
 
     @inline(__always)
@@ -57,11 +70,8 @@ final class LoadedSnapshot: Sendable {
 
     /// Takes the counts so far (leaving zeros), as (flag, variant, reason, count).
     func drain() -> [(flag: String, variant: String?, reason: Reason, count: UInt64)] {
-        let taken = counts.withLock { counts -> [UInt64] in
-            let copy = counts
-            for i in counts.indices { counts[i] = 0 }
-            return copy
-        }
+        var taken = [UInt64](repeating: 0, count: slotCount)
+        for i in 0..<slotCount { taken[i] = counts[i].exchange(0, ordering: .relaxed) }
         var out: [(flag: String, variant: String?, reason: Reason, count: UInt64)] = []
         for i in 0..<evaluator.flagCount {
             let variants = evaluator.variantNames(at: i)
