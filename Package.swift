@@ -140,6 +140,7 @@ let package = Package(
             dependencies: ["FlagModel", "UnleashImport", "FlagStore", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .testTarget(name: "UnleashImportTests", dependencies: ["UnleashImport", "FlagCompiler", "FlagEngine", "FlagModel"]),
+        .testTarget(name: "VectorTests", dependencies: ["FlagCompiler", "FlagEngine", "FlagModel", "UnleashImport"]),
     ]
 )
 
