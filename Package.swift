@@ -17,6 +17,9 @@ let package = Package(
         .library(name: "FlagServer", targets: ["FlagServer"]),
         .library(name: "FlagNotify", targets: ["FlagNotify"]),
         .library(name: "FlagDaemon", targets: ["FlagDaemon"]),
+        // The C interface (include/flagstaff.h). SwiftPM builds and tests it as a module;
+        // libflagstaff.so, which needs no Swift installed, is scripts/build-libflagstaff.sh's.
+        .library(name: "FlagstaffC", targets: ["FlagstaffC"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -97,6 +100,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        .target(name: "FlagstaffC", dependencies: ["FlagModel", "FlagEngine"]),
         .executableTarget(
             name: "flagstaff",
             dependencies: [
@@ -141,6 +145,7 @@ let package = Package(
         ),
         .testTarget(name: "UnleashImportTests", dependencies: ["UnleashImport", "FlagCompiler", "FlagEngine", "FlagModel"]),
         .testTarget(name: "VectorTests", dependencies: ["FlagCompiler", "FlagEngine", "FlagModel", "UnleashImport"]),
+        .testTarget(name: "FlagstaffCTests", dependencies: ["FlagstaffC", "FlagEngine", "FlagModel"]),
     ]
 )
 
