@@ -53,8 +53,9 @@ public func flagstaff_evaluate(
     _ buffer: UnsafeMutablePointer<CChar>?, _ capacity: Int
 ) -> Int64 {
     guard let engine else { return 0 }
-    let answer = borrow(engine).evaluate(flagKey(key), context: contextBytes(context, length), now: Engine.now())
-    return copy(answer, to: buffer, capacity: capacity)
+    let engineObject = borrow(engine)
+    let answer = engineObject.evaluate(key ?? emptyKey, context: contextBytes(context, length), now: Engine.now())
+    return copy(answer, of: engineObject, to: buffer, capacity: capacity)
 }
 
 @_cdecl("flagstaff_evaluate_alloc")
@@ -62,7 +63,9 @@ public func flagstaff_evaluate_alloc(
     _ engine: OpaquePointer?, _ key: UnsafePointer<CChar>?, _ context: UnsafePointer<CChar>?, _ length: Int
 ) -> UnsafeMutablePointer<CChar>? {
     guard let engine else { return nil }
-    return allocate(borrow(engine).evaluate(flagKey(key), context: contextBytes(context, length), now: Engine.now()))
+    let engineObject = borrow(engine)
+    let answer = engineObject.evaluate(key ?? emptyKey, context: contextBytes(context, length), now: Engine.now())
+    return allocate(answer, of: engineObject)
 }
 
 @_cdecl("flagstaff_evaluate_all")
@@ -71,7 +74,9 @@ public func flagstaff_evaluate_all(
     _ capacity: Int
 ) -> Int64 {
     guard let engine else { return 0 }
-    return copy(borrow(engine).evaluateAll(context: contextBytes(context, length), now: Engine.now()), to: buffer, capacity: capacity)
+    let engineObject = borrow(engine)
+    let answer = engineObject.evaluateAll(context: contextBytes(context, length), now: Engine.now())
+    return copy(answer, of: engineObject, to: buffer, capacity: capacity)
 }
 
 @_cdecl("flagstaff_evaluate_all_alloc")
@@ -79,7 +84,8 @@ public func flagstaff_evaluate_all_alloc(
     _ engine: OpaquePointer?, _ context: UnsafePointer<CChar>?, _ length: Int
 ) -> UnsafeMutablePointer<CChar>? {
     guard let engine else { return nil }
-    return allocate(borrow(engine).evaluateAll(context: contextBytes(context, length), now: Engine.now()))
+    let engineObject = borrow(engine)
+    return allocate(engineObject.evaluateAll(context: contextBytes(context, length), now: Engine.now()), of: engineObject)
 }
 
 @_cdecl("flagstaff_string_free")
@@ -95,9 +101,8 @@ private func borrow(_ engine: OpaquePointer) -> Engine {
     Unmanaged<Engine>.fromOpaque(UnsafeRawPointer(engine)).takeUnretainedValue()
 }
 
-private func flagKey(_ key: UnsafePointer<CChar>?) -> String {
-    key.map { String(cString: $0) } ?? ""
-}
+/// What a NULL key means: "", which no flag has.
+nonisolated(unsafe) private let emptyKey: UnsafePointer<CChar> = UnsafePointer(strdup("")!)
 
 /// NULL or length 0 is the empty context.
 private func contextBytes(_ context: UnsafePointer<CChar>?, _ length: Int) -> UnsafeBufferPointer<UInt8> {
@@ -107,20 +112,22 @@ private func contextBytes(_ context: UnsafePointer<CChar>?, _ length: Int) -> Un
 
 /// The header's buffer convention: the answer and a NUL when they fit, else nothing written
 /// and the negative of the capacity needed.
-private func copy(_ answer: [UInt8], to buffer: UnsafeMutablePointer<CChar>?, capacity: Int) -> Int64 {
-    guard let buffer, capacity > answer.count else { return -Int64(answer.count + 1) }
-    answer.withUnsafeBufferPointer { bytes in
-        UnsafeMutableRawPointer(buffer).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+private func copy(
+    _ answer: Engine.Answer, of engine: Engine, to buffer: UnsafeMutablePointer<CChar>?, capacity: Int
+) -> Int64 {
+    engine.answers.withWriter { writer in
+        let length = answer.length(writer)
+        guard let buffer, capacity > length else { return -Int64(length + 1) }
+        answer.write(writer, to: UnsafeMutableRawPointer(buffer)).storeBytes(of: 0, as: UInt8.self)
+        return Int64(length)
     }
-    buffer[answer.count] = 0
-    return Int64(answer.count)
 }
 
-private func allocate(_ answer: [UInt8]) -> UnsafeMutablePointer<CChar>? {
-    guard let string = malloc(answer.count + 1)?.assumingMemoryBound(to: CChar.self) else { return nil }
-    answer.withUnsafeBufferPointer { bytes in
-        UnsafeMutableRawPointer(string).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+private func allocate(_ answer: Engine.Answer, of engine: Engine) -> UnsafeMutablePointer<CChar>? {
+    engine.answers.withWriter { writer in
+        let length = answer.length(writer)
+        guard let string = malloc(length + 1) else { return nil }
+        answer.write(writer, to: string).storeBytes(of: 0, as: UInt8.self)
+        return string.assumingMemoryBound(to: CChar.self)
     }
-    string[answer.count] = 0
-    return string
 }

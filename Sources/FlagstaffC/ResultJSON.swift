@@ -1,9 +1,17 @@
 import FlagModel
 
 /// Writes exactly `CanonicalJSON.encodeBytes(result.ofrepJSON)` without building the JSON
-/// value first: the members in their canonical (sorted) order, known in advance. Saves two
-/// dictionaries and a sort per evaluation; the shared vectors hold it to the same bytes.
+/// value first: the members in their canonical (sorted) order, known in advance. For the
+/// answers `EncodedAnswers` has no fragments for (errors); the shared vectors hold it to the
+/// same bytes.
 enum ResultJSON {
+    static func encode(_ result: EvaluationResult) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
+        write(result, to: &out)
+        return out
+    }
+
     static func write(_ result: EvaluationResult, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "{"))
         if let code = result.errorCode {
