@@ -80,6 +80,8 @@ struct VectorTests {
     /// Every committed case, evaluated by the engine on the committed snapshot, gives the
     /// committed answer (independently of the generator).
     @Test func theEngineGivesEveryCommittedAnswer() throws {
+        // While the other test rewrites the files, they are not the committed ones.
+        guard !Self.writing else { return }
         let files = try Self.committed()
         var evaluators: [String: Evaluator] = [:]
         for (id, json) in files.snapshots {
