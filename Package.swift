@@ -19,6 +19,9 @@ let package = Package(
         .library(name: "FlagDaemon", targets: ["FlagDaemon"]),
         // Local evaluation in a Swift application (SPEC §16).
         .library(name: "FlagstaffSDK", targets: ["FlagstaffSDK"]),
+        // The C interface (include/flagstaff.h). SwiftPM builds and tests it as a module;
+        // libflagstaff.so, which needs no Swift installed, is scripts/build-libflagstaff.sh's.
+        .library(name: "FlagstaffC", targets: ["FlagstaffC"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -99,6 +102,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        .target(name: "FlagstaffC", dependencies: ["FlagModel", "FlagEngine"]),
         .executableTarget(
             name: "flagstaff",
             dependencies: [
@@ -166,6 +170,8 @@ let package = Package(
             dependencies: ["FlagModel", "UnleashImport", "FlagStore", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .testTarget(name: "UnleashImportTests", dependencies: ["UnleashImport", "FlagCompiler", "FlagEngine", "FlagModel"]),
+        .testTarget(name: "VectorTests", dependencies: ["FlagCompiler", "FlagEngine", "FlagModel", "UnleashImport"]),
+        .testTarget(name: "FlagstaffCTests", dependencies: ["FlagstaffC", "FlagEngine", "FlagModel"]),
     ]
 )
 

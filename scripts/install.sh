@@ -9,6 +9,7 @@ packages=(
     git curl openssl postgresql redis-server                        # used by tests and the demo
     python3 python3-pip                                             # the schema check, the SDK test
     dpkg-dev adduser                                                # scripts/package-deb.sh and its test
+    gcc libc6-dev binutils                                          # Tests/clib: C programs that load libflagstaff
 )
 
 missing=()

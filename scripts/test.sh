@@ -2,6 +2,7 @@
 # Runs every test: installs what is missing, builds, starts a throwaway PostgreSQL and Redis
 # on loopback (stopped again on exit), then `swift test` (which also runs the schema check,
 # the command-line tests and the daemon tests against the built binary), a short fuzz run,
+# libflagstaff built as C programs link it and run against the shared vectors from C,
 # OpenFeature's Python SDK against a live daemon, schemathesis against schemas/openapi.yaml and
 # a live daemon, the Debian package installed and removed on this machine (with the Grafana
 # dashboard checked against its daemon's /metrics), and the README's walkthrough as a new user
@@ -16,6 +17,7 @@ start_services
 swift test --skip-build
 # A short libFuzzer run of each fuzzer (longer runs by hand: docs/fuzzing.md).
 FUZZ_SECONDS="${FUZZ_SECONDS:-10}" bash scripts/fuzz.sh
+bash Tests/clib/run.sh
 FLAGSTAFF_BIN="$(swift build --show-bin-path)/flagstaff" python3 Tests/python/ofrep_sdk_test.py
 FLAGSTAFF_BIN="$(swift build --show-bin-path)/flagstaff" python3 Tests/python/schemathesis_test.py
 bash Tests/package/deb_test.sh

@@ -39,8 +39,8 @@ public enum Replay {
         var counts: [String: [Pair: Int]] = [:]
         var changed = 0
         for (i, context) in contexts.enumerated() {
-            var leftRandom = SplitMix(seed: UInt64(i))
-            var rightRandom = SplitMix(seed: UInt64(i))
+            var leftRandom = SplitMix64(state: UInt64(i) &* 0x9E37_79B9_7F4A_7C15)
+            var rightRandom = SplitMix64(state: UInt64(i) &* 0x9E37_79B9_7F4A_7C15)
             let l = left.map { $0.prepare(context, now: now, random: &leftRandom) }
             let r = right.map { $0.prepare(context, now: now, random: &rightRandom) }
             var any = false
@@ -97,18 +97,5 @@ public enum Replay {
     private struct Pair: Hashable {
         var from: String?
         var to: String?
-    }
-
-    /// A fixed generator per context, so both sides draw the same `random` bucket.
-    private struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        init(seed: UInt64) { state = seed &* 0x9E37_79B9_7F4A_7C15 }
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
     }
 }

@@ -49,33 +49,31 @@ extension PreparedContext {
         _ context: [String: Value], attributes: [AttributeNeeds], now: Instant, drawsRandom: Bool,
         readsTime: Bool = false, random: inout some RandomNumberGenerator
     ) -> PreparedContext {
-        var slots: [Slot] = []
-        slots.reserveCapacity(attributes.count)
-        for needs in attributes {
-            var slot = Slot()
-            var value = lookup(context, needs)
-            if value == nil, needs.isCurrentTime {
-                value = .string(Timestamp.format(now))
-            }
-            if let value, value != .null {
-                slot.present = true
-                slot.text = value.scalarText
-                if let text = slot.text {
-                    if needs.lowercase { slot.lowercased = text.lowercased() }
-                    if needs.number {
-                        switch value {
-                        case .int(let i): slot.number = Double(i)
-                        case .double(let d): slot.number = d
-                        case .string(let s): slot.number = NumberSyntax.parse(s)
-                        default: slot.number = nil
+        // Filled in place, the needs borrowed: a slot is large, and copying it or the needs
+        // (retaining their strings) per attribute was a good part of preparing a context.
+        var slots = [Slot](repeating: Slot(), count: attributes.count)
+        attributes.withUnsafeBufferPointer { list in
+            slots.withUnsafeMutableBufferPointer { out in
+                guard context.count * list.count <= 256 else {
+                    for i in 0..<list.count { fill(&out[i], list[i], lookup(context, list[i]), now: now) }
+                    return
+                }
+                // A small context: its members matched against the names (comparing small
+                // strings is cheaper than hashing every needed name), then nested names.
+                withUnsafeTemporaryAllocation(of: Bool.self, capacity: list.count) { found in
+                    found.initialize(repeating: false)
+                    for (key, value) in context {
+                        for i in 0..<list.count where list[i].name == key {
+                            found[i] = true
+                            fill(&out[i], list[i], value, now: now)
+                            break
                         }
                     }
-                    if needs.semver { slot.semver = SemVer(text) }
-                    if needs.instant { slot.instant = Timestamp.parse(text) }
-                    if needs.ip { slot.ip = IPAddress(text) }
+                    for i in 0..<list.count where !found[i] {
+                        fill(&out[i], list[i], list[i].path.count > 1 ? nested(context, list[i]) : nil, now: now)
+                    }
                 }
             }
-            slots.append(slot)
         }
         let targetingKey = context["targetingKey"]?.scalarText
         // Drawing costs a system call: only contexts of snapshots that bucket by `random` do.
@@ -88,9 +86,38 @@ extension PreparedContext {
             slots: slots, targetingKey: targetingKey, randomText: randomText, time: TimeWindow.nanos(time))
     }
 
+    @inline(__always)
+    private static func fill(_ slot: inout Slot, _ needs: AttributeNeeds, _ found: Value?, now: Instant) {
+        var value = found
+        if value == nil, needs.isCurrentTime {
+            value = .string(Timestamp.format(now))
+        }
+        guard let value, value != .null else { return }
+        slot.present = true
+        slot.text = value.scalarText
+        guard let text = slot.text else { return }
+        if needs.lowercase { slot.lowercased = text.lowercased() }
+        if needs.number {
+            switch value {
+            case .int(let i): slot.number = Double(i)
+            case .double(let d): slot.number = d
+            case .string(let s): slot.number = NumberSyntax.parse(s)
+            default: slot.number = nil
+            }
+        }
+        if needs.semver { slot.semver = SemVer(text) }
+        if needs.instant { slot.instant = Timestamp.parse(text) }
+        if needs.ip { slot.ip = IPAddress(text) }
+    }
+
     private static func lookup(_ context: [String: Value], _ needs: AttributeNeeds) -> Value? {
         if let direct = context[needs.name] { return direct }
         guard needs.path.count > 1 else { return nil }
+        return nested(context, needs)
+    }
+
+    /// A dotted name looked up through nested objects (`device.os` in `{"device":{"os":…}}`).
+    private static func nested(_ context: [String: Value], _ needs: AttributeNeeds) -> Value? {
         var current: Value = .object(context)
         for part in needs.path {
             guard case .object(let object) = current, let next = object[part] else { return nil }

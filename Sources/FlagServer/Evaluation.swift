@@ -6,8 +6,8 @@ import Hummingbird
 /// OFREP evaluation (single and bulk).
 extension FlagServer {
     /// Limits on a request's context: deep or huge JSON is refused before evaluation.
-    static let contextLimits = JSONParser.Limits(maxDepth: 32, maxMembers: 10_000)
-    static let maxAttributes = 1_000
+    static let contextLimits = EvaluationContext.limits
+    static let maxAttributes = EvaluationContext.maxAttributes
 
     func evaluateOne(_ request: Request, key rawKey: String) async throws -> Response {
         let key = rawKey.utf8.contains(UInt8(ascii: "%")) ? (rawKey.removingPercentEncoding ?? rawKey) : rawKey
@@ -190,19 +190,7 @@ extension FlagServer {
         guard case .object(let attributes) = context else {
             return .failure(.invalidContext("'context' must be a JSON object"))
         }
-        // OFREP's targetingKey is a string; numbers and booleans are read as their text and
-        // null as no key, but a list or an object would silently bucket as if there were no key.
-        switch attributes["targetingKey"] {
-        case .array, .object:
-            return .failure(.invalidContext("'targetingKey' must be a string"))
-        default:
-            break
-        }
-        if attributes.count > maxAttributes {
-            return .failure(
-                .invalidContext(
-                    "the context has \(attributes.count) attributes; at most \(maxAttributes) are accepted"))
-        }
+        if let problem = EvaluationContext.problem(with: attributes) { return .failure(.invalidContext(problem)) }
         return .success(attributes)
     }
 }

@@ -2,168 +2,53 @@ import FlagEngine
 import FlagModel
 import Hummingbird
 
-/// The OFREP answers of one snapshot, pre-encoded. Every byte of an answer that does not
-/// depend on the context is encoded once, when the snapshot is swapped in, so answering a
-/// request is deciding each flag and copying fragments: no `Value` tree, no key sorting.
-///
-/// The bytes are exactly what `CanonicalJSON` writes for `EvaluationResult.ofrepJSON`
-/// (keys in the same order), which the tests check flag by flag.
-///
-/// An answer for flag `i` is `prefix(i) + reasonHead(r) [+ rule(i, n)] + reasonTail(r) + variant(i, v)`:
-///
-///     {"key":"K","metadata":{"reason":"  TARGETING_MATCH"  ,"ruleIndex":0,"ruleName":"staff"
-///     ,"version":"sha256:…"},"reason":"TARGETING_MATCH","value":  true,"variant":"on"}
+/// The OFREP answers of one snapshot, pre-encoded: each flag's answers are FlagEngine's
+/// `EncodedAnswers` (the C library answers with the same fragments), and the bulk answer's
+/// head and tail, which name the stream, the project and the revision, are encoded here once.
 final class OFREPAnswers: Sendable {
-    /// Every fragment, back to back; fragment `f` is `bytes[starts[f]..<starts[f + 1]]`.
-    private let bytes: [UInt8]
-    private let starts: [Int]
-    /// Per flag: its first fragment (the prefix); its rules follow, then its variants.
-    private let flagFirst: [Int]
-    private let variantFirst: [Int]
-    /// Per reason ordinal: the fragment closing the native reason, and the one from the
-    /// version to the value.
-    private let reasonHead: [Int]
-    private let reasonTail: [Int]
+    let answers: EncodedAnswers
     /// `{"eventStreams":[…],"flags":[` and `],"metadata":{…}}` of the bulk answer.
-    private let bulkHead: Int
-    private let bulkTail: Int
+    private let bulkHead: [UInt8]
+    private let bulkTail: [UInt8]
     /// About the size of one answer (a little over), to size bulk buffers.
-    let averageAnswer: Int
+    var averageAnswer: Int { answers.averageAnswer }
 
     init(evaluator: Evaluator, project: String, environment: String, revision: Int64) {
-        var bytes: [UInt8] = []
-        var starts: [Int] = []
-        func fragment(_ write: (inout [UInt8]) -> Void) -> Int {
-            starts.append(bytes.count)
-            write(&bytes)
-            return starts.count - 1
-        }
-        func text(_ s: String) -> (inout [UInt8]) -> Void { { $0.append(contentsOf: s.utf8) } }
-        func string(_ s: String) -> (inout [UInt8]) -> Void { { CanonicalJSON.writeString(s, to: &$0) } }
-
-        var flagFirst: [Int] = []
-        var variantFirst: [Int] = []
-        flagFirst.reserveCapacity(evaluator.flagCount)
-        variantFirst.reserveCapacity(evaluator.flagCount)
-        for i in 0..<evaluator.flagCount {
-            flagFirst.append(
-                fragment {
-                    text(#"{"key":"#)(&$0)
-                    string(evaluator.flagKey(at: i))(&$0)
-                    text(#","metadata":{"reason":""#)(&$0)
-                })
-            for (n, name) in evaluator.ruleNames(at: i).enumerated() {
-                _ = fragment {
-                    text(#","ruleIndex":\#(n)"#)(&$0)
-                    if let name {
-                        text(#","ruleName":"#)(&$0)
-                        string(name)(&$0)
-                    }
-                }
-            }
-            let names = evaluator.variantNames(at: i)
-            let values = evaluator.variantValues(at: i)
-            var first = -1
-            for v in names.indices {
-                let f = fragment {
-                    CanonicalJSON.write(values[v], to: &$0)
-                    text(#","variant":"#)(&$0)
-                    string(names[v])(&$0)
-                    text("}")(&$0)
-                }
-                if first < 0 { first = f }
-            }
-            variantFirst.append(first < 0 ? starts.count : first)
-        }
-        var reasonHead: [Int] = []
-        var reasonTail: [Int] = []
-        for reason in Reason.allCases {
-            reasonHead.append(fragment(text(reason.rawValue + "\"")))
-            reasonTail.append(
-                fragment {
-                    text(#","version":"#)(&$0)
-                    string(evaluator.version)(&$0)
-                    text(#"},"reason":"#)(&$0)
-                    string(reason.openFeatureReason)(&$0)
-                    text(#","value":"#)(&$0)
-                })
-        }
-        bulkHead = fragment(
-            text(
-                #"{"eventStreams":[{"endpoint":{"requestUri":"/api/v1/stream?events=ofrep"},"#
-                    + #""inactivityDelaySec":120,"type":"sse"}],"flags":["#))
-        bulkTail = fragment {
-            text(#"],"metadata":{"environment":"#)(&$0)
-            string(environment)(&$0)
-            text(#","project":"#)(&$0)
-            string(project)(&$0)
-            text(#","revision":\#(revision),"version":"#)(&$0)
-            string(evaluator.version)(&$0)
-            text("}}")(&$0)
-        }
-        starts.append(bytes.count)
-        self.bytes = bytes
-        self.starts = starts
-        self.flagFirst = flagFirst
-        self.variantFirst = variantFirst
-        self.reasonHead = reasonHead
-        self.reasonTail = reasonTail
-        let perFlag = evaluator.flagCount == 0 ? 0 : starts[reasonHead[0]] / evaluator.flagCount
-        self.averageAnswer = perFlag + 96 + evaluator.version.utf8.count
+        answers = EncodedAnswers(evaluator: evaluator)
+        bulkHead = Array(
+            (#"{"eventStreams":[{"endpoint":{"requestUri":"/api/v1/stream?events=ofrep"},"#
+                + #""inactivityDelaySec":120,"type":"sse"}],"flags":["#).utf8)
+        var tail = Array(#"],"metadata":{"environment":"#.utf8)
+        CanonicalJSON.writeString(environment, to: &tail)
+        tail += #","project":"#.utf8
+        CanonicalJSON.writeString(project, to: &tail)
+        tail += #","revision":\#(revision),"version":"#.utf8
+        CanonicalJSON.writeString(evaluator.version, to: &tail)
+        tail += "}}".utf8
+        bulkTail = tail
     }
 
     /// Whether `decision` has a pre-encoded answer: it serves a variant. (One that serves
     /// none, which a compiled snapshot never decides, is encoded the slow way.)
     @inline(__always)
-    static func isEncodable(_ decision: Decision) -> Bool { decision.variant >= 0 }
+    static func isEncodable(_ decision: Decision) -> Bool { EncodedAnswers.isEncodable(decision) }
 
     /// Runs `body` with a writer over the fragments; the writer is valid only inside it.
     func withWriter<R>(_ body: (Writer) throws -> R) rethrows -> R {
-        try bytes.withUnsafeBytes { raw in
-            try starts.withUnsafeBufferPointer { starts in
-                try body(Writer(answers: self, raw: raw, starts: starts))
-            }
-        }
+        try answers.withWriter { try body(Writer(answers: self, fragments: $0)) }
     }
 
     struct Writer {
         let answers: OFREPAnswers
-        let raw: UnsafeRawBufferPointer
-        let starts: UnsafeBufferPointer<Int>
-
-        @inline(__always)
-        func write(_ fragment: Int, to out: inout ByteBuffer) {
-            out.writeBytes(UnsafeRawBufferPointer(rebasing: raw[starts[fragment]..<starts[fragment + 1]]))
-        }
+        let fragments: EncodedAnswers.Writer
 
         /// Writes the answer for flag `index`; `decision` must be encodable.
         @inline(__always)
         func write(flag index: Int, _ decision: Decision, to out: inout ByteBuffer) {
-            let reason = decision.reason.ordinal
-            write(answers.flagFirst[index], to: &out)
-            write(answers.reasonHead[reason], to: &out)
-            if decision.rule >= 0 { write(answers.flagFirst[index] + 1 + decision.rule, to: &out) }
-            write(answers.reasonTail[reason], to: &out)
-            write(answers.variantFirst[index] + decision.variant, to: &out)
+            fragments.write(flag: index, decision) { out.writeBytes($0) }
         }
 
-        func writeBulkHead(to out: inout ByteBuffer) { write(answers.bulkHead, to: &out) }
-        func writeBulkTail(to out: inout ByteBuffer) { write(answers.bulkTail, to: &out) }
-    }
-}
-
-extension Reason {
-    /// The position in `allCases`, without searching it.
-    @inline(__always)
-    var ordinal: Int {
-        switch self {
-        case .static: 0
-        case .default: 1
-        case .targetingMatch: 2
-        case .split: 3
-        case .disabled: 4
-        case .prerequisiteFailed: 5
-        case .error: 6
-        }
+        func writeBulkHead(to out: inout ByteBuffer) { out.writeBytes(answers.bulkHead) }
+        func writeBulkTail(to out: inout ByteBuffer) { out.writeBytes(answers.bulkTail) }
     }
 }

@@ -34,17 +34,8 @@ func evaluator(
     return Evaluator(snapshot: snapshot)
 }
 
-/// A fixed generator, so tests that draw `random` are repeatable.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+/// A fixed generator, so that evaluations that draw `random` are repeatable.
+typealias SeededGenerator = SplitMix64
 
 extension Evaluator {
     /// Evaluates `key` for a context given as a dictionary, at a fixed time.

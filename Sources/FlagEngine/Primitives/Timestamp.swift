@@ -60,6 +60,32 @@ public enum Timestamp {
         let days = floorDivide(seconds, 86_400)
         let secondOfDay = seconds - days * 86_400
         let (year, month, day) = civil(fromDays: days)
+        // Every evaluation without a `currentTime` formats the clock: the common years are
+        // written digit by digit into one buffer, without intermediate strings.
+        if (0...9999).contains(year) {
+            return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { out in
+                func put(_ value: Int64, _ width: Int, at start: Int) {
+                    var v = value
+                    for i in stride(from: start + width - 1, through: start, by: -1) {
+                        out[i] = UInt8(ascii: "0") + UInt8(v % 10)
+                        v /= 10
+                    }
+                }
+                put(year, 4, at: 0)
+                out[4] = UInt8(ascii: "-")
+                put(month, 2, at: 5)
+                out[7] = UInt8(ascii: "-")
+                put(day, 2, at: 8)
+                out[10] = UInt8(ascii: "T")
+                put(secondOfDay / 3600, 2, at: 11)
+                out[13] = UInt8(ascii: ":")
+                put(secondOfDay / 60 % 60, 2, at: 14)
+                out[16] = UInt8(ascii: ":")
+                put(secondOfDay % 60, 2, at: 17)
+                out[19] = UInt8(ascii: "Z")
+                return String(decoding: UnsafeBufferPointer(out), as: UTF8.self)
+            }
+        }
         func pad(_ value: Int64, _ width: Int) -> String {
             let digits = String(value < 0 ? -value : value)
             let padded = String(repeating: "0", count: max(0, width - digits.count)) + digits
