@@ -137,7 +137,7 @@ class FlagstaffClient:
         self._settled = threading.Condition(self._state_lock)
         self._listeners: list[Callable[[ClientEvent], None]] = list(listeners or [])
         self._stop = threading.Event()
-        self._connection: http.client.HTTPConnection | None = None
+        self._socket: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self.last_error: str | None = None
         self._reporter: Reporter | None = None
@@ -200,10 +200,10 @@ class FlagstaffClient:
         """Stops following the service and sends what reporting still holds. Evaluations
         keep answering from the last snapshot."""
         self._stop.set()
-        connection = self._connection
-        if connection is not None and connection.sock is not None:
+        sock = self._socket
+        if sock is not None:
             try:
-                connection.sock.shutdown(socket.SHUT_RDWR)
+                sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
         if self._thread is not None:
@@ -410,7 +410,10 @@ class FlagstaffClient:
     def _stream(self) -> None:
         """Reads the stream until it ends or fails; raises on failure."""
         connection = self._connect(self._connect_timeout)
-        self._connection = connection
+        # The socket itself: http.client lets go of it once a response without a length
+        # starts, and close() must still be able to cut a read short.
+        sock = connection.sock
+        self._socket = sock
         try:
             headers = self._headers()
             headers["Accept"] = "text/event-stream"
@@ -421,7 +424,7 @@ class FlagstaffClient:
             response = connection.getresponse()
             if response.status != 200:
                 raise _Unavailable(response.status, response.read().decode(errors="replace"), _retry_after(response))
-            connection.sock.settimeout(self._read_timeout)  # keep-alive comments arrive every 15 s
+            sock.settimeout(self._read_timeout)  # keep-alive comments arrive every 15 s
             self._set_state(State.READY)
             self._attempt = 0
             for event in read_events(response):
@@ -436,7 +439,7 @@ class FlagstaffClient:
                     self._write_cache(snapshot)
             raise ConnectionError("the service closed the stream")
         finally:
-            self._connection = None
+            self._socket = None
             connection.close()
 
     @staticmethod
