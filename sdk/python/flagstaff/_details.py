@@ -32,7 +32,7 @@ class ErrorCode:
     PROVIDER_NOT_READY = "PROVIDER_NOT_READY"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass costs a microsecond more per evaluation
 class EvaluationDetails(Generic[T]):
     """One evaluation. On error `value` is the caller's default and `error_code` says why."""
 

@@ -134,7 +134,7 @@ def _context_bytes(context: Mapping[str, Any] | str | bytes | None) -> bytes | N
         return context
     if isinstance(context, str):
         return context.encode()
-    return json.dumps(context, separators=(",", ":"), ensure_ascii=False, default=_json_default).encode()
+    return _encode(context).encode()
 
 
 def _json_default(value: Any) -> Any:
@@ -146,6 +146,10 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, (set, frozenset, tuple)):
         return list(value)
     return str(value)
+
+
+# One encoder for every call: json.dumps with options builds a new one each time.
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_json_default).encode
 
 
 class Engine:
