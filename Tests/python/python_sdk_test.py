@@ -440,9 +440,10 @@ def main():
     check_reporter_bounds()
     check_reporting_over_http(snapshot_file)
     cases = check_cases("cases.jsonl")
-    check_cases("unleash.jsonl")
+    unleash = check_cases("unleash.jsonl")
     check_all_flags()
     check_provider_sample(cases, max(1, len(cases) // 500))
+    check_provider_sample(unleash, 3)
     if failures:
         print(f"{len(failures)} check(s) failed", file=sys.stderr)
         sys.exit(1)
