@@ -111,6 +111,8 @@ def of_context(context):
     key = attributes.pop("targetingKey", None)
     if key is not None and not isinstance(key, str):
         return None
+    if key == "":
+        return None  # OpenFeature merges contexts with `or`: an empty targeting key is no key there
     try:
         return EvaluationContext(targeting_key=key, attributes=attributes)
     except Exception:
