@@ -50,7 +50,7 @@ UNLEASH_FEATURES = {
         }],
     }],
 }
-USER, EMAIL = "user-17", "kim@acme.com"
+USER, EMAIL = "user-3", "kim@acme.com"  # in the rule and in the 50 %: the whole rule runs
 
 
 def timed(call, n):
