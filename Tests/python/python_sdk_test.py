@@ -258,6 +258,29 @@ def check_client_basics(snapshot_file, library):
         t.join()
     check(not errors, "8 threads × 2000 evaluations on one engine")
 
+    # Snapshots swapped under evaluating threads: each evaluation sees one whole snapshot, and
+    # an engine is freed only after the last evaluation on it (a use after free would crash here).
+    with open(snapshot_file, "rb") as f:
+        first = f.read()
+    version = json.loads(first)["version"].encode()
+    second = first.replace(b'"Good day"', b'"Good night"').replace(version, version[:-4] + b"beef")
+    swapping = FlagstaffClient(offline=snapshot_file, reporting=False)
+    seen, stop = set(), threading.Event()
+
+    def reader():
+        while not stop.is_set():
+            seen.add(swapping.string("greeting", "x", context))
+
+    threads = [threading.Thread(target=reader) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for i in range(300):
+        swapping._apply(second if i % 2 == 0 else first, revision=i, etag=None)
+    stop.set()
+    for t in threads:
+        t.join()
+    check(seen == {"Good day", "Good night"}, f"300 swaps under 4 evaluating threads: only whole snapshots seen {seen}")
+
 
 def check_sse_parser():
     text = (b"retry: 2000\n\n: keep-alive\n\nid: 3\nevent: snapshot\ndata: {\"a\":\n"
