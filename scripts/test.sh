@@ -2,8 +2,7 @@
 # Runs every test: installs what is missing, builds, starts a throwaway PostgreSQL and Redis
 # on loopback (stopped again on exit), then `swift test` (which also runs the schema check,
 # the command-line tests and the daemon tests against the built binary), a short fuzz run,
-# OpenFeature's Python SDK against a live daemon, the Python SDK (sdk/python) over libflagstaff
-# against the shared vectors and a live daemon, schemathesis against schemas/openapi.yaml and
+# OpenFeature's Python SDK against a live daemon, schemathesis against schemas/openapi.yaml and
 # a live daemon, the Debian package installed and removed on this machine (with the Grafana
 # dashboard checked against its daemon's /metrics), and the README's walkthrough as a new user
 # runs it.
@@ -18,7 +17,8 @@ swift test --skip-build
 # A short libFuzzer run of each fuzzer (longer runs by hand: docs/fuzzing.md).
 FUZZ_SECONDS="${FUZZ_SECONDS:-10}" bash scripts/fuzz.sh
 FLAGSTAFF_BIN="$(swift build --show-bin-path)/flagstaff" python3 Tests/python/ofrep_sdk_test.py
-# The Python SDK: the library it loads, the package as users install it, then its tests.
+# The Python SDK (sdk/python): the library it loads, the package as users install it, then its
+# tests against the shared vectors and a live daemon.
 libflagstaff="$(bash scripts/build-libflagstaff.sh)"
 python3 -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps ./sdk/python \
     2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check --force-reinstall \
