@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
     pkg-config libyaml-dev libgit2-dev libpq-dev libhiredis-dev   # linked by the build
     git curl openssl postgresql redis-server                        # used by tests and the demo
-    python3 python3-pip                                             # the schema check, the SDK tests
+    python3 python3-pip                                             # the schema check, the SDK test
     dpkg-dev adduser                                                # scripts/package-deb.sh and its test
 )
 
