@@ -14,7 +14,6 @@ bash scripts/bench-python-sdk.sh has built things): python3 scripts/bench_python
 """
 
 import argparse
-import json
 import os
 import statistics
 import subprocess

@@ -16,7 +16,6 @@ import random
 import socket
 import tempfile
 import threading
-import time
 import urllib.parse
 from dataclasses import dataclass
 from enum import Enum

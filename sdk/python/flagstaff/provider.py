@@ -16,7 +16,7 @@ from openfeature.exception import ErrorCode as OFErrorCode, ProviderNotReadyErro
 from openfeature.flag_evaluation import FlagResolutionDetails, Reason as OFReason
 from openfeature.provider import AbstractProvider, Metadata
 
-from ._details import ErrorCode, EvaluationDetails, Reason
+from ._details import EvaluationDetails, Reason
 from .client import ClientEvent, FlagstaffClient, State
 
 __all__ = ["FlagstaffProvider"]
