@@ -24,13 +24,17 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# The schema check, OpenFeature's own SDK and OFREP provider for the client test, and
-# schemathesis (pinned: its checks change between versions) for the OpenAPI test.
-schemathesis_version=4.32.5
-python_packages=(jsonschema ruamel.yaml openfeature-sdk openfeature-provider-ofrep "schemathesis==$schemathesis_version")
-if ! python3 -c 'import jsonschema, ruamel.yaml, openfeature.contrib.provider.ofrep' 2>/dev/null \
-    || ! python3 -c "import importlib.metadata as m, sys; sys.exit(m.version('schemathesis') != '$schemathesis_version')" \
-        2>/dev/null; then
+# The schema check; OpenFeature's own SDK and OFREP provider for the client tests and the
+# Python SDK's provider; Unleash's Python SDK for bench-python-sdk.sh; schemathesis for the
+# OpenAPI test. Pinned where behaviour or an interface we implement changes between versions.
+pinned=("schemathesis==4.32.5" "openfeature-sdk==0.10.0" "openfeature-provider-ofrep==0.3.0" "UnleashClient==6.9.1")
+python_packages=(jsonschema ruamel.yaml "${pinned[@]}")
+if ! python3 -c 'import jsonschema, ruamel.yaml' 2>/dev/null \
+    || ! python3 - "${pinned[@]}" 2>/dev/null <<'PY'
+import importlib.metadata as m, sys
+sys.exit(any(m.version(name) != version for name, version in (p.split("==") for p in sys.argv[1:])))
+PY
+then
     echo "installing Python packages: ${python_packages[*]}" >&2
     python3 -m pip install --quiet --disable-pip-version-check "${python_packages[@]}" 2>/dev/null \
         || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages "${python_packages[@]}"

@@ -19,6 +19,16 @@ swift test --skip-build
 FUZZ_SECONDS="${FUZZ_SECONDS:-10}" bash scripts/fuzz.sh
 bash Tests/clib/run.sh
 FLAGSTAFF_BIN="$(swift build --show-bin-path)/flagstaff" python3 Tests/python/ofrep_sdk_test.py
+# The Python SDK (sdk/python): the library it loads, the package as users install it, then its
+# tests against the shared vectors and a live daemon.
+libflagstaff="$(bash scripts/build-libflagstaff.sh)"
+python3 -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps ./sdk/python \
+    2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check --force-reinstall \
+    --no-deps --break-system-packages ./sdk/python
+FLAGSTAFF_LIBRARY="$libflagstaff" FLAGSTAFF_BIN="$(swift build --show-bin-path)/flagstaff" \
+    python3 Tests/python/python_sdk_test.py
+FLAGSTAFF_LIBRARY="$libflagstaff" FLAGSTAFF_BIN="$(swift build --show-bin-path)/flagstaff" \
+    python3 Tests/python/python_sdk_daemon_test.py
 FLAGSTAFF_BIN="$(swift build --show-bin-path)/flagstaff" python3 Tests/python/schemathesis_test.py
 bash Tests/package/deb_test.sh
 FLAGSTAFF_BIN="$(swift build --show-bin-path)/flagstaff" python3 Tests/readme/walkthrough_test.py
