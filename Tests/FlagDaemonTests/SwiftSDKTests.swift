@@ -88,6 +88,57 @@ struct SwiftSDKTests {
         daemon.terminate()
     }
 
+    @Test func countsAndTrackingEventsAreReportedInBatchesToTheAnalyticsRoutes() async throws {
+        let repo = try FlagRepository()
+        let compiled = try Spawn.run(
+            [Paths.binary, "compile", "--repo", repo.url.path, "--project", "shop", "--environment", "production"])
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("sdk-report-\(UUID().uuidString).json")
+        try Data(compiled.output.utf8).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        // A local HTTP server stands in for the service's analytics routes (SPEC §15).
+        let receiver = try WebhookReceiver()
+        var configuration = Self.configuration(port: Int(receiver.port), cacheFile: file.path)
+        configuration.reporting = true
+        configuration.reportInterval = .milliseconds(200)
+        configuration.reconnectDelay = .seconds(60)
+        let client = FlagstaffClient(configuration: configuration)
+        let running = Task { try await client.run() }
+        defer { running.cancel() }
+        try await Self.until(10, "the client serves the snapshot file") { client.version != nil }
+        let context = client.context(["targetingKey": "u-1"])
+        for _ in 0..<7 { _ = client.bool("checkout", default: false, context: context) }
+        client.track("purchase", context: ["targetingKey": "u-1"], value: 12.5, details: ["currency": "EUR"])
+        client.track("purchase", context: ["targetingKey": "u-2"])
+
+        func counted() -> Int64 {
+            var total: Int64 = 0
+            for request in receiver.requests {
+                guard case .array(let counts)? = request.json["counts"] else { continue }
+                for case .object(let c) in counts where c["flag"] == "checkout" && c["variant"] == "on" {
+                    if case .int(let n)? = c["count"] { total += n }
+                }
+            }
+            return total
+        }
+        func tracked() -> [[String: Value]] {
+            receiver.requests.flatMap { request -> [[String: Value]] in
+                guard case .array(let events)? = request.json["events"] else { return [] }
+                return events.compactMap { if case .object(let e) = $0 { e } else { nil } }
+            }
+        }
+        try await Self.until(10, "seven evaluations and two events are reported") {
+            counted() == 7 && tracked().count == 2
+        }
+        let first = try #require(tracked().first)
+        #expect(first["name"] == "purchase")
+        #expect(first["value"] == .double(12.5))
+        #expect(first["details"] == .object(["currency": "EUR"]))
+        // Nothing is reported twice: later rounds have nothing new.
+        try await Task.sleep(for: .milliseconds(600))
+        #expect(counted() == 7)
+        #expect(tracked().count == 2)
+    }
+
     @Test func aCacheFileLetsAClientStartWhileTheDaemonIsDown() async throws {
         let repo = try FlagRepository()
         let port = freePort()
