@@ -164,14 +164,8 @@ public final class Evaluator: @unchecked Sendable {
     /// `evaluate` retains.
     public func evaluate(at index: Int, context: PreparedContext, decision: inout Decision) -> EvaluationResult {
         flagRefs[index]._withUnsafeGuaranteedRef { flag in
-            let outcome = decide(flag, context: context, depth: 0)
-            decision = outcome
-            let variant = outcome.variant
-            return EvaluationResult(
-                key: flag.key, value: variant >= 0 ? flag.variantValues[variant] : nil,
-                variant: variant >= 0 ? flag.variantNames[variant] : nil, reason: outcome.reason,
-                ruleIndex: outcome.rule >= 0 ? outcome.rule : nil,
-                ruleName: outcome.rule >= 0 ? flag.ruleNames[outcome.rule] : nil, version: version)
+            decision = decide(flag, context: context, depth: 0)
+            return result(of: decision, flag)
         }
     }
 
@@ -192,10 +186,15 @@ public final class Evaluator: @unchecked Sendable {
 
     /// The result that `decision` stands for, as `evaluate` builds it.
     public func result(of decision: Decision, at index: Int) -> EvaluationResult {
-        let flag = flags[index]
+        flagRefs[index]._withUnsafeGuaranteedRef { result(of: decision, $0) }
+    }
+
+    @inline(__always)
+    func result(of decision: Decision, _ flag: CompiledFlag) -> EvaluationResult {
+        let variant = decision.variant
         return EvaluationResult(
-            key: flag.key, value: decision.variant >= 0 ? flag.variantValues[decision.variant] : nil,
-            variant: decision.variant >= 0 ? flag.variantNames[decision.variant] : nil, reason: decision.reason,
+            key: flag.key, value: variant >= 0 ? flag.variantValues[variant] : nil,
+            variant: variant >= 0 ? flag.variantNames[variant] : nil, reason: decision.reason,
             ruleIndex: decision.rule >= 0 ? decision.rule : nil,
             ruleName: decision.rule >= 0 ? flag.ruleNames[decision.rule] : nil, version: version)
     }
@@ -209,13 +208,7 @@ public final class Evaluator: @unchecked Sendable {
 
     @inline(__always)
     func evaluate(_ flag: CompiledFlag, context: PreparedContext) -> EvaluationResult {
-        let outcome = decide(flag, context: context, depth: 0)
-        let variant = outcome.variant
-        return EvaluationResult(
-            key: flag.key, value: variant >= 0 ? flag.variantValues[variant] : nil,
-            variant: variant >= 0 ? flag.variantNames[variant] : nil, reason: outcome.reason,
-            ruleIndex: outcome.rule >= 0 ? outcome.rule : nil,
-            ruleName: outcome.rule >= 0 ? flag.ruleNames[outcome.rule] : nil, version: version)
+        result(of: decide(flag, context: context, depth: 0), flag)
     }
 
     typealias Outcome = Decision

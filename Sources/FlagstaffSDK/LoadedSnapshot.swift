@@ -50,22 +50,9 @@ final class LoadedSnapshot: @unchecked Sendable {
 
     @inline(__always)
     func count(flag index: Int, _ decision: Decision) {
-        let reason = Self.reasonIndex(decision.reason)
+        let reason = decision.reason.ordinal
         let slot = offsets[index] + (decision.variant + 1) * Self.reasons.count + reason
         counts[slot].wrappingAdd(1, ordering: .relaxed)
-    }
-
-    @inline(__always)
-    static func reasonIndex(_ reason: Reason) -> Int {
-        switch reason {
-        case .static: 0
-        case .default: 1
-        case .targetingMatch: 2
-        case .split: 3
-        case .disabled: 4
-        case .prerequisiteFailed: 5
-        case .error: 6
-        }
     }
 
     /// Takes the counts so far (leaving zeros), as (flag, variant, reason, count).

@@ -11,7 +11,7 @@ import tempfile
 import time
 import urllib.request
 
-from support import commit_repository, logged_port
+from support import commit_repository, logged_port, check, failures
 
 from openfeature import api
 from openfeature.contrib.provider.ofrep import OFREPProvider
@@ -58,17 +58,6 @@ off_variant: blue
 default: blue
 """,
 }
-
-failures = []
-
-
-def check(condition, what):
-    if condition:
-        print(f"ok   {what}")
-    else:
-        print(f"FAIL {what}")
-        failures.append(what)
-
 
 def main():
     work = tempfile.mkdtemp(prefix="flagstaff-sdk-")

@@ -15,7 +15,7 @@ import threading
 import time
 import urllib.request
 
-from support import commit_repository, logged_port
+from support import commit_repository, logged_port, check, failures
 
 from flagstaff import FlagstaffClient, State
 from flagstaff.provider import FlagstaffProvider
@@ -44,17 +44,6 @@ default: off
 """,
 }
 STAFF = {"targetingKey": "u-1", "email": "kim@acme.com"}
-
-failures = []
-
-
-def check(condition, what):
-    if condition:
-        print(f"ok   {what}")
-    else:
-        print(f"FAIL {what}")
-        failures.append(what)
-
 
 def wait_for(predicate, seconds):
     deadline = time.time() + seconds

@@ -25,19 +25,10 @@ from openfeature import api
 from openfeature.evaluation_context import EvaluationContext
 from openfeature.exception import ErrorCode as OFErrorCode
 from openfeature.flag_evaluation import Reason as OFReason
+from support import check, failures
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 VECTORS = os.environ.get("FLAGSTAFF_VECTORS", os.path.join(HERE, "..", "Vectors"))
-
-failures = []
-
-
-def check(condition, what):
-    if condition:
-        print(f"ok   {what}")
-    else:
-        print(f"FAIL {what}")
-        failures.append(what)
 
 
 def lines(name):

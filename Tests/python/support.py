@@ -42,3 +42,15 @@ def logged_port(log_path, deadline):
                     return int(entry["port"])
         time.sleep(0.1)
     return None
+
+
+# What failed so far in this test process; every check prints one line.
+failures = []
+
+
+def check(condition, what):
+    if condition:
+        print(f"ok   {what}")
+    else:
+        print(f"FAIL {what}")
+        failures.append(what)
