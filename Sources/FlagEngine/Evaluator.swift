@@ -14,6 +14,8 @@ public final class Evaluator: @unchecked Sendable {
     /// Unmanaged twins of `segments`, which keeps them alive: walking segments retains nothing.
     let segmentRefs: [Unmanaged<CompiledSegment>]
     let attributes: [AttributeNeeds]
+    /// `attributes`' names as bytes, for preparing a context straight from its JSON.
+    let attributeNames: AttributeNameTable
     /// Whether some rollout or split buckets by `random`: only then does preparing a context
     /// draw a random number.
     let usesRandom: Bool
@@ -43,6 +45,7 @@ public final class Evaluator: @unchecked Sendable {
         self.flagRefs = flags.map { Unmanaged.passUnretained($0) }
         self.flagIndex = flagIndex
         self.attributes = compiler.attributes
+        self.attributeNames = AttributeNameTable(compiler.attributes)
         self.usesRandom = compiler.usesRandom
         self.usesTime = flags.contains { $0.usesTime }
         self.timeBoundaries = Array(Set(snapshot.flags.flatMap(TimeBoundaries.of))).sorted()

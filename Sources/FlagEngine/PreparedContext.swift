@@ -41,7 +41,14 @@ struct AttributeNeeds: Sendable {
     var semver = false
     var instant = false
     var ip = false
-    var isCurrentTime: Bool { name == "currentTime" }
+    /// Whether this is `currentTime`, which defaults to the clock: decided once, not per context.
+    let isCurrentTime: Bool
+
+    init(name: String, path: [String]) {
+        self.name = name
+        self.path = path
+        isCurrentTime = name == "currentTime"
+    }
 }
 
 extension PreparedContext {
@@ -51,7 +58,7 @@ extension PreparedContext {
     ) -> PreparedContext {
         // Filled in place, the needs borrowed: a slot is large, and copying it or the needs
         // (retaining their strings) per attribute was a good part of preparing a context.
-        var slots = [Slot](repeating: Slot(), count: attributes.count)
+        var slots = emptySlots(attributes.count)
         attributes.withUnsafeBufferPointer { list in
             slots.withUnsafeMutableBufferPointer { out in
                 guard context.count * list.count <= 256 else {
@@ -75,19 +82,38 @@ extension PreparedContext {
                 }
             }
         }
-        let targetingKey = context["targetingKey"]?.scalarText
+        return finish(
+            slots: slots, targetingKey: context["targetingKey"], currentTime: readsTime ? context["currentTime"] : nil,
+            now: now, drawsRandom: drawsRandom, random: &random)
+    }
+
+    /// `count` empty slots, each made in place: `[Slot](repeating:count:)` copies one through
+    /// the value witnesses, which cost as much as filling them.
+    static func emptySlots(_ count: Int) -> [Slot] {
+        [Slot](unsafeUninitializedCapacity: count) { buffer, initialized in
+            for i in 0..<count { (buffer.baseAddress! + i).initialize(to: Slot()) }
+            initialized = count
+        }
+    }
+
+    /// The rest of preparing, once the slots are filled: the targeting key, the random draw and
+    /// the time, from the context's `targetingKey` and `currentTime` (nil when absent).
+    static func finish(
+        slots: [Slot], targetingKey: Value?, currentTime: Value?, now: Instant, drawsRandom: Bool,
+        random: inout some RandomNumberGenerator
+    ) -> PreparedContext {
         // Drawing costs a system call: only contexts of snapshots that bucket by `random` do.
         let randomText = drawsRandom ? String(Int.random(in: 1...9999, using: &random)) : ""
         var time = now
-        if readsTime, case .string(let text)? = context["currentTime"], let asked = Timestamp.parse(text) {
+        if case .string(let text)? = currentTime, let asked = Timestamp.parse(text) {
             time = asked
         }
         return PreparedContext(
-            slots: slots, targetingKey: targetingKey, randomText: randomText, time: TimeWindow.nanos(time))
+            slots: slots, targetingKey: targetingKey?.scalarText, randomText: randomText, time: TimeWindow.nanos(time))
     }
 
     @inline(__always)
-    private static func fill(_ slot: inout Slot, _ needs: AttributeNeeds, _ found: Value?, now: Instant) {
+    static func fill(_ slot: inout Slot, _ needs: AttributeNeeds, _ found: Value?, now: Instant) {
         var value = found
         if value == nil, needs.isCurrentTime {
             value = .string(Timestamp.format(now))

@@ -120,22 +120,29 @@ final class Engine: Sendable {
         }
     }
 
+    /// The caller's context JSON prepared for the evaluator: straight from the bytes when it is
+    /// a plain object (the common case, without a dictionary in between), else parsed in full
+    /// and checked as the OFREP routes check it, which also words every error.
+    func prepare(_ bytes: UnsafeBufferPointer<UInt8>, now: Instant) -> Result<PreparedContext, ContextFailure> {
+        if !bytes.isEmpty, let prepared = evaluator.prepare(json: bytes, now: now) { return .success(prepared) }
+        return Self.context(bytes).map { evaluator.prepare($0, now: now) }
+    }
+
     /// Flag `key`'s answer (NUL-terminated bytes) for the context.
     func evaluate(_ key: UnsafePointer<CChar>, context bytes: UnsafeBufferPointer<UInt8>, now: Instant) -> Answer {
-        let context: [String: Value]
-        switch Self.context(bytes) {
+        let context: PreparedContext
+        switch prepare(bytes, now: now) {
         case .failure(let failure):
             let result = EvaluationResult.failure(
                 key: String(cString: key), code: failure.code, message: failure.details, version: evaluator.version)
             return .bytes(ResultJSON.encode(result))
-        case .success(let parsed):
-            context = parsed
+        case .success(let prepared):
+            context = prepared
         }
         guard let index = index(of: key) else {
-            let name = String(cString: key)
-            return .bytes(ResultJSON.encode(evaluator.evaluate(name, context: evaluator.prepare(context, now: now))))
+            return .bytes(ResultJSON.encode(evaluator.evaluate(String(cString: key), context: context)))
         }
-        let decision = evaluator.decide(at: index, context: evaluator.prepare(context, now: now))
+        let decision = evaluator.decide(at: index, context: context)
         guard EncodedAnswers.isEncodable(decision) else {
             return .bytes(ResultJSON.encode(evaluator.result(of: decision, at: index)))
         }
@@ -145,13 +152,12 @@ final class Engine: Sendable {
     /// `{"flags":[…]}` for every flag, or, for a context that cannot be evaluated, the bulk
     /// OFREP route's error body `{"errorCode":…,"errorDetails":…}`.
     func evaluateAll(context bytes: UnsafeBufferPointer<UInt8>, now: Instant) -> Answer {
-        switch Self.context(bytes) {
+        switch prepare(bytes, now: now) {
         case .failure(let failure):
             return .bytes(
                 CanonicalJSON.encodeBytes(
                     .object(["errorCode": .string(failure.code.rawValue), "errorDetails": .string(failure.details)])))
-        case .success(let context):
-            let prepared = evaluator.prepare(context, now: now)
+        case .success(let prepared):
             var out: [UInt8] = []
             out.reserveCapacity(16 + answers.averageAnswer * evaluator.flagCount)
             out.append(contentsOf: #"{"flags":["#.utf8)
