@@ -140,7 +140,10 @@ final class MembershipNode: AttributeNode, @unchecked Sendable {
         return notIn
     }
 
-    override func mark(_ needs: inout AttributeNeeds) { if caseInsensitive { needs.lowercase = true } }
+    override func mark(_ needs: inout AttributeNeeds) {
+        needs.text = true
+        if caseInsensitive { needs.lowercase = true }
+    }
 }
 
 final class SubstringNode: AttributeNode, @unchecked Sendable {
@@ -170,7 +173,10 @@ final class SubstringNode: AttributeNode, @unchecked Sendable {
         return false
     }
 
-    override func mark(_ needs: inout AttributeNeeds) { if caseInsensitive { needs.lowercase = true } }
+    override func mark(_ needs: inout AttributeNeeds) {
+        needs.text = true
+        if caseInsensitive { needs.lowercase = true }
+    }
 }
 
 final class MatchesNode: AttributeNode, @unchecked Sendable {
@@ -185,6 +191,8 @@ final class MatchesNode: AttributeNode, @unchecked Sendable {
         guard let text = context.slots[slot].text else { return false }
         return matcher.matches(text)
     }
+
+    override func mark(_ needs: inout AttributeNeeds) { needs.text = true }
 }
 
 enum Comparison: Sendable {

@@ -466,7 +466,9 @@ final class CompiledFlag: Sendable {
                     compiler.usesRandom = true
                     return .random
                 }
-                return .slot(compiler.slot(for: $0))
+                let s = compiler.slot(for: $0)
+                compiler.attributes[s].text = true
+                return .slot(s)
             }
         }
         var splits: [CompiledSplit] = []

@@ -41,6 +41,10 @@ struct AttributeNeeds: Sendable {
     var semver = false
     var instant = false
     var ip = false
+    /// Whether some operator (membership, substring, regular expression) or bucketing reads the
+    /// value as text. Only `currentTime`'s default depends on it: the clock is formatted as
+    /// text only when something reads it so.
+    var text = false
     /// Whether this is `currentTime`, which defaults to the clock: decided once, not per context.
     let isCurrentTime: Bool
 
@@ -116,6 +120,13 @@ extension PreparedContext {
     static func fill(_ slot: inout Slot, _ needs: AttributeNeeds, _ found: Value?, now: Instant) {
         var value = found
         if value == nil, needs.isCurrentTime {
+            guard needs.text else {
+                // Exactly what formatting the clock and parsing it back would give (whole
+                // seconds; no number, version or address reads from a time), without the text.
+                slot.present = true
+                if needs.instant { slot.instant = Instant(seconds: now.seconds) }
+                return
+            }
             value = .string(Timestamp.format(now))
         }
         guard let value, value != .null else { return }

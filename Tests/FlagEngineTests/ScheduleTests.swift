@@ -169,3 +169,20 @@ struct ScheduleTests {
         }
     }
 }
+
+@Suite("currentTime defaults to the evaluation time, whichever form a condition reads")
+struct CurrentTimeDefaultTests {
+    @Test func timeAndTextConditionsOnADefaultedCurrentTimeAgree() throws {
+        let e = try evaluator(flags: [
+            "after": "rules:\n  - { when: [ { attribute: currentTime, op: after, value: \"2026-12-01T00:00:00Z\" } ], serve: on }",
+            "text": "rules:\n  - { when: [ { attribute: currentTime, op: starts_with, value: \"2026-12-01T00:00:01\" } ], serve: on }",
+        ])
+        // Whole seconds, as the formatted clock has always been read: half a second past
+        // midnight is not yet after midnight, and its text is the second it is in.
+        let halfPast = Instant(seconds: Timestamp.parse("2026-12-01T00:00:00Z")!.seconds, nanos: 500_000_000)
+        #expect(e.eval("after", now: halfPast).variant == "off")
+        #expect(e.eval("after", now: Instant(seconds: halfPast.seconds + 1)).variant == "on")
+        #expect(e.eval("text", now: Instant(seconds: halfPast.seconds + 1, nanos: 250_000_000)).variant == "on")
+        #expect(e.eval("text", now: halfPast).variant == "off")
+    }
+}
