@@ -10,9 +10,11 @@ let package = Package(
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
+        .target(name: "BenchmarkFixtures", dependencies: [.product(name: "FlagModel", package: "flagstaff")]),
         .executableTarget(
             name: "EngineBenchmarks",
             dependencies: [
+                "BenchmarkFixtures",
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "FlagEngine", package: "flagstaff"),
                 .product(name: "FlagCompiler", package: "flagstaff"),
@@ -25,6 +27,7 @@ let package = Package(
         .executableTarget(
             name: "SDKBenchmarks",
             dependencies: [
+                "BenchmarkFixtures",
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "FlagstaffSDK", package: "flagstaff"),
                 .product(name: "FlagEngine", package: "flagstaff"),
@@ -37,6 +40,7 @@ let package = Package(
         .executableTarget(
             name: "EngineProfile",
             dependencies: [
+                "BenchmarkFixtures",
                 .product(name: "GitSource", package: "flagstaff"),
                 .product(name: "FlagEngine", package: "flagstaff"),
                 .product(name: "FlagCompiler", package: "flagstaff"),

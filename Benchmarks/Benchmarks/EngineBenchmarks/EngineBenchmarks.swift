@@ -1,36 +1,10 @@
 import Benchmark
+import BenchmarkFixtures
 import FlagCompiler
 import FlagEngine
 import FlagModel
 import Foundation
 import GitSource
-
-/// A flag with 3 rules, 5 conditions and a split: the figure the engine is held to.
-let targetFlag = """
-    rules:
-      - name: staff
-        when: [ { attribute: email, op: ends_with, values: ["@acme.com"], case_insensitive: true } ]
-        serve: on
-      - name: paying customers down under
-        when:
-          - { attribute: plan, op: in, values: [pro, enterprise] }
-          - { attribute: country, op: in, values: [NZ, AU] }
-        serve: on
-      - name: adults on new apps
-        when:
-          - { attribute: app_version, op: semver_gte, value: 2.0.0 }
-          - { attribute: age, op: num_gte, value: 18 }
-        rollout: 50
-        serve: on
-    default:
-      split: { off: 50, on: 50 }
-    """
-
-/// A context that fails every rule late, so every condition runs and the split decides.
-let targetContext: [String: Value] = [
-    "targetingKey": "user-42", "email": "kim@example.com", "plan": "pro", "country": "FR",
-    "app_version": "1.9.3", "age": 30,
-]
 
 let now = Instant(seconds: 1_767_225_600)
 

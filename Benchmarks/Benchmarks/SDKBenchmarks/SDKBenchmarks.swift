@@ -1,4 +1,5 @@
 import Benchmark
+import BenchmarkFixtures
 import FlagCompiler
 import FlagEngine
 import FlagModel
@@ -61,7 +62,7 @@ let benchmarks: @Sendable () -> Void = {
     let targetFile = FileManager.default.temporaryDirectory.appendingPathComponent("sdk-bench-target-\(getpid()).json")
     let target = Compiler().compile(
         MemoryTree([
-            "flagstaff.yaml": "version: 1\norganization: bench\nprojects: { shop: {} }\nenvironments:\n  production: { branch: main, production: true }\n",
+            "flagstaff.yaml": oneEnvironmentManifest,
             "shop/flags/checkout.yaml": targetFlag,
         ]), options: CompileOptions(runTests: false))
     guard let targetSnapshot = target.snapshots.first else { fatalError("\(target.errors)") }
@@ -73,15 +74,15 @@ let benchmarks: @Sendable () -> Void = {
     let targetRunning = Task { try await targetClient.run() }
     while targetClient.version == nil { usleep(1_000) }
     _ = targetRunning
-    let targetContext = targetClient.context(targetAttributes)
+    let targetClientContext = targetClient.context(targetContext)
     let targetEvaluator = Evaluator(snapshot: targetSnapshot)
-    let targetPrepared = targetEvaluator.prepare(targetAttributes, now: Instant(seconds: Int64(Date().timeIntervalSince1970)))
-    precondition(targetClient.bool("checkout", default: false, context: targetContext).reason == .split)
+    let targetPrepared = targetEvaluator.prepare(targetContext, now: Instant(seconds: Int64(Date().timeIntervalSince1970)))
+    precondition(targetClient.bool("checkout", default: false, context: targetClientContext).reason == .split)
 
     Benchmark("SDK: bool(checkout), the engine's target flag, counted", configuration: .init(scalingFactor: .kilo)) {
         benchmark in
         for _ in benchmark.scaledIterations {
-            blackHole(targetClient.bool("checkout", default: false, context: targetContext))
+            blackHole(targetClient.bool("checkout", default: false, context: targetClientContext))
         }
     }
 
@@ -92,30 +93,3 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 }
-
-/// The engine benchmark's flag and context (Benchmarks/EngineBenchmarks), repeated here so
-/// the two figures are measured on the same thing.
-let targetFlag = """
-    rules:
-      - name: staff
-        when: [ { attribute: email, op: ends_with, values: ["@acme.com"], case_insensitive: true } ]
-        serve: on
-      - name: paying customers down under
-        when:
-          - { attribute: plan, op: in, values: [pro, enterprise] }
-          - { attribute: country, op: in, values: [NZ, AU] }
-        serve: on
-      - name: adults on new apps
-        when:
-          - { attribute: app_version, op: semver_gte, value: 2.0.0 }
-          - { attribute: age, op: num_gte, value: 18 }
-        rollout: 50
-        serve: on
-    default:
-      split: { off: 50, on: 50 }
-    """
-
-let targetAttributes: [String: Value] = [
-    "targetingKey": "user-42", "email": "kim@example.com", "plan": "pro", "country": "FR",
-    "app_version": "1.9.3", "age": 30,
-]

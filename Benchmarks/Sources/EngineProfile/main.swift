@@ -1,42 +1,17 @@
 // A plain loop over the benchmarked operations, for `perf record` (the benchmark harness
 // runs its own protocol and is awkward to profile).
+import BenchmarkFixtures
 import FlagCompiler
 import FlagEngine
 import FlagModel
 import Foundation
 import GitSource
 
-let targetFlag = """
-    rules:
-      - name: staff
-        when: [ { attribute: email, op: ends_with, values: ["@acme.com"], case_insensitive: true } ]
-        serve: on
-      - name: paying customers down under
-        when:
-          - { attribute: plan, op: in, values: [pro, enterprise] }
-          - { attribute: country, op: in, values: [NZ, AU] }
-        serve: on
-      - name: adults on new apps
-        when:
-          - { attribute: app_version, op: semver_gte, value: 2.0.0 }
-          - { attribute: age, op: num_gte, value: 18 }
-        rollout: 50
-        serve: on
-    default:
-      split: { off: 50, on: 50 }
-    """
-let manifest = """
-    version: 1
-    organization: bench
-    projects: { shop: {} }
-    environments:
-      production: { branch: main, production: true }
-    """
 let mode = CommandLine.arguments.dropFirst().first ?? "eval"
 let now = Instant(seconds: 1_767_225_600)
 if mode == "eval" {
     let c = Compiler().compile(
-        MemoryTree(["flagstaff.yaml": manifest, "shop/flags/checkout.yaml": targetFlag]), options: CompileOptions())
+        MemoryTree(["flagstaff.yaml": oneEnvironmentManifest, "shop/flags/checkout.yaml": targetFlag]), options: CompileOptions())
     let e = Evaluator(snapshot: c.snapshots[0])
     let ctx = e.prepare(
         ["targetingKey": "user-42", "email": "kim@example.com", "plan": "pro", "country": "FR",
