@@ -56,7 +56,11 @@ public enum ScheduleEffects {
     /// flag and rule in a reviewer's words: `launch rule 1 "go live": rollout 0% → 100%:
     /// 100.0% of users matching rule 1 "go live" change from off to on`.
     public static func changes(in snapshot: Snapshot, at instant: Instant) -> [String] {
-        let before = Instant(seconds: instant.seconds - (instant.nanos == 0 ? 1 : 0), nanos: instant.nanos == 0 ? 999_999_999 : instant.nanos - 1)
+        // One nanosecond earlier: what was served just before the step.
+        let before =
+            instant.nanos == 0
+            ? Instant(seconds: instant.seconds - 1, nanos: 999_999_999)
+            : Instant(seconds: instant.seconds, nanos: instant.nanos - 1)
         func edge(_ window: Window?) -> String? {
             guard let window else { return nil }
             let was = window.contains(before)
