@@ -81,6 +81,36 @@ public final class PostgresConnection: @unchecked Sendable {
         }
     }
 
+    /// Runs `COPY … FROM STDIN` with `data` in its text format, in one round of writes.
+    public func copyIn(_ sql: String, data: [UInt8]) throws(StoreError) {
+        lock.lock()
+        defer { lock.unlock() }
+        guard let start = PQexec(handle, sql) else { throw StoreError("copy", message: lastError()) }
+        let started = PQresultStatus(start)
+        if started != PGRES_COPY_IN {
+            defer { PQclear(start) }
+            throw Self.failure(start, "copy")
+        }
+        PQclear(start)
+        let sent = data.withUnsafeBytes { bytes in
+            PQputCopyData(handle, bytes.baseAddress?.assumingMemoryBound(to: CChar.self), Int32(bytes.count))
+        }
+        let ended = PQputCopyEnd(handle, sent == 1 ? nil : "the data could not be sent")
+        var failure: StoreError?
+        while let result = PQgetResult(handle) {
+            if failure == nil, PQresultStatus(result) != PGRES_COMMAND_OK { failure = Self.failure(result, "copy") }
+            PQclear(result)
+        }
+        if let failure { throw failure }
+        guard sent == 1, ended == 1 else { throw StoreError("copy", message: lastError()) }
+    }
+
+    private static func failure(_ result: OpaquePointer, _ operation: String) -> StoreError {
+        let state = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
+        let message = String(cString: PQresultErrorMessage(result)).trimmingCharacters(in: .whitespacesAndNewlines)
+        return StoreError(operation, message: message, sqlState: state)
+    }
+
     /// Runs `body` in a transaction: committed when it returns, rolled back when it throws.
     /// Transactions do not nest: `body` must not call `transaction` again.
     @discardableResult
