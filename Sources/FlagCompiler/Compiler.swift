@@ -290,7 +290,7 @@ public struct Compiler: Sendable {
                 var snapshot = Snapshot(
                     organization: manifest.organization, project: project.key, environment: environment.key,
                     production: environment.production, flags: resolved.flags, segments: resolved.segments,
-                    commit: options.commit, branch: options.branch ?? environment.branch,
+                    analytics: manifest.analytics, commit: options.commit, branch: options.branch ?? environment.branch,
                     compiledAt: options.now.map(Timestamp.format))
                 snapshot.version = Self.version(
                     of: snapshot, flagJSON: resolved.flagJSON, segmentJSON: resolved.segmentJSON)

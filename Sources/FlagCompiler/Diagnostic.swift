@@ -122,6 +122,8 @@ public enum DiagnosticCode: String, Sendable, Hashable, CaseIterable {
     case invalidTime = "E310"
     /// A schedule or window out of order: steps not in time order, an end not after its start.
     case invalidSchedule = "E311"
+    /// An `events` sample rate outside 0 < rate ≤ 1.
+    case invalidSampleRate = "E312"
 
     // MARK: Context schema (E4xx)
     case undeclaredAttribute = "E400"

@@ -82,7 +82,9 @@ struct NodeReader {
         "negate": "a condition", "case_insensitive": "a condition", "branch": "an environment of the manifest",
         "production": "an environment of the manifest", "include": "a segment", "exclude": "a segment",
         "expect": "a test", "context": "a test or the manifest", "variants": "a flag or a prerequisite",
-        "off_variant": "a flag", "default": "a flag", "requires": "a flag", "rules": "a flag",
+        "off_variant": "a flag", "default": "a flag", "requires": "a flag", "rules": "a flag", "events": "a flag",
+        "keep": "the manifest's `analytics`", "targeting_key": "the manifest's `analytics`",
+        "analytics": "the manifest",
     ]
 
     /// "did you mean …?" among the allowed fields, else the field this one was probably

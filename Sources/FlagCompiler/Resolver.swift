@@ -247,6 +247,7 @@ struct Resolver {
             if let v = o.requires { body.requires = v }
             if let v = o.rules { body.rules = v }
             if let v = o.window { body.window = v }
+            if let v = o.events { body.events = v }
         }
         return body
     }
@@ -396,7 +397,7 @@ struct Resolver {
             key: source.key, name: source.name, description: source.description, type: source.type,
             owner: source.owner, tags: source.tags, expires: source.expires?.value, variants: variants,
             enabled: body.enabled ?? true, offVariant: offVariant, defaultServe: defaultServe, requires: requires,
-            rules: rules, window: body.window?.model)
+            rules: rules, window: body.window?.model, events: body.events.flatMap { $0 > 0 ? $0 : nil })
     }
 
     /// A schedule or window whose last change is past changes nothing any more: it warns.

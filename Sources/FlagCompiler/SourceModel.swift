@@ -38,6 +38,8 @@ public struct Manifest: Sendable, Hashable {
     public var environments: [Environment]
     /// nil when the manifest declares no context schema.
     public var context: [String: ContextAttribute]?
+    /// What evaluation events may store; every snapshot carries it.
+    public var analytics: AnalyticsPolicy = .default
 
     public var productionEnvironment: Environment? { environments.first { $0.production } }
     public func environment(_ key: String) -> Environment? { environments.first { $0.key == key } }
@@ -159,8 +161,13 @@ struct FlagBody: Sendable {
     var requires: [PrerequisiteSource]?
     var rules: [RuleSource]?
     var window: WindowSource?
+    /// The sample rate of evaluation events; 0 is `events: false`, which an overlay may
+    /// write to turn off what the base turns on.
+    var events: Double?
 
-    static let overlayableFields = ["enabled", "variants", "off_variant", "default", "requires", "rules", "window"]
+    static let overlayableFields = [
+        "enabled", "variants", "off_variant", "default", "requires", "rules", "window", "events",
+    ]
 }
 
 struct GoldenTestSource: Sendable {

@@ -43,7 +43,7 @@ struct SourceParser {
 
     // MARK: Manifest
 
-    static let manifestFields = ["version", "organization", "name", "projects", "environments", "context"]
+    static let manifestFields = ["version", "organization", "name", "projects", "environments", "context", "analytics"]
 
     mutating func manifest(_ node: YAMLNode?) -> Manifest? {
         guard let node else {
@@ -133,16 +133,75 @@ struct SourceParser {
         }
 
         var context: [String: ContextAttribute]?
+        // Names written under `context:`, even those whose declaration has a problem of its
+        // own: `keep` checks against these so as not to report that problem twice.
+        var declared: Set<String>?
         if let c = f["context"] {
             var attributes: [String: ContextAttribute] = [:]
+            var names: Set<String> = []
             for (name, value) in reader.entries(c, what: "context") {
+                names.insert(name.value)
                 if let attribute = contextAttribute(name.value, value) { attributes[name.value] = attribute }
             }
             context = attributes
+            declared = names
         }
-        return Manifest(
+        var manifest = Manifest(
             version: version, organization: organization, organizationName: orgName, projects: projects,
             environments: environments, context: context)
+        if let a = f["analytics"] { manifest.analytics = analytics(a, declared: declared) }
+        return manifest
+    }
+
+    // MARK: Analytics
+
+    static let analyticsFields = ["keep", "targeting_key"]
+
+    /// The manifest's `analytics:`. `declared` holds the context schema's names, nil when
+    /// the manifest has no schema (then any attribute may be kept).
+    private mutating func analytics(_ node: YAMLNode, declared: Set<String>?) -> AnalyticsPolicy {
+        guard let f = reader.fields(node, allowed: Self.analyticsFields, what: "analytics") else { return .default }
+        var keep: [String] = []
+        if let k = f["keep"], let items = reader.strings(k, what: "keep") {
+            var seen: Set<String> = []
+            for item in items {
+                if item.value == "targetingKey" {
+                    reader.report(
+                        .invalidValue, "`keep` cannot list 'targetingKey'", at: item.location,
+                        hint: "the targeting key is governed by `targeting_key` (hashed or plain); remove it here")
+                    continue
+                }
+                guard seen.insert(item.value).inserted else {
+                    reader.report(
+                        .invalidValue, "'\(item.value)' is listed twice in `keep`", at: item.location,
+                        hint: "remove the second one")
+                    continue
+                }
+                // `currentTime` always exists, as in conditions (an event has its own time anyway).
+                if let declared, !declared.contains(item.value), item.value != "currentTime" {
+                    let declare = "declare it under `context:` in flagstaff.yaml"
+                    reader.report(
+                        .undeclaredAttribute,
+                        "attribute '\(item.value)' in `keep` is not declared in the manifest's context schema",
+                        at: item.location,
+                        hint: Suggestions.closest(to: item.value, in: declared).map {
+                            "did you mean '\($0)'? Or \(declare)"
+                        } ?? "\(declare), or fix the spelling")
+                }
+                keep.append(item.value)
+            }
+        }
+        var targetingKey = TargetingKeyPolicy.hashed
+        if let t = f["targeting_key"], let word = reader.string(t, what: "targeting_key") {
+            if let policy = TargetingKeyPolicy(rawValue: word.value) {
+                targetingKey = policy
+            } else {
+                reader.report(
+                    .invalidValue, "unknown targeting_key policy '\(word.value)'", at: t,
+                    hint: Suggestions.hint(for: word.value, in: TargetingKeyPolicy.allCases.map(\.rawValue)))
+            }
+        }
+        return AnalyticsPolicy(keep: keep, targetingKey: targetingKey)
     }
 
     private mutating func contextAttribute(_ name: String, _ node: YAMLNode) -> ContextAttribute? {
@@ -181,7 +240,7 @@ struct SourceParser {
 
     static let flagFields = [
         "name", "description", "type", "owner", "tags", "expires", "variants", "enabled", "off_variant", "default",
-        "requires", "rules", "environments", "tests", "window",
+        "requires", "rules", "environments", "tests", "window", "events",
     ]
 
     mutating func flag(_ node: YAMLNode?, key: String, project: String) -> FlagSource {
@@ -254,7 +313,63 @@ struct SourceParser {
             body.rules = items.compactMap { rule($0) }
         }
         if let w = f["window"] { body.window = window(w, what: "the flag's window") }
+        if let e = f["events"] { body.events = events(e) }
         return body
+    }
+
+    /// `events: true` (every evaluation, 1), `events: false` (none, 0) or a sample rate, a
+    /// number with 0 < rate ≤ 1.
+    private mutating func events(_ node: YAMLNode) -> Double? {
+        let forms = "write `events: true` (every evaluation), `events: false` (none) or a rate such as `events: 0.25`"
+        func wrongType(hint: String) {
+            reader.report(
+                .wrongType, "events must be true, false or a sample rate, found \(NodeReader.describe(node))", at: node,
+                hint: hint)
+        }
+        guard case .scalar(let s) = node.kind else {
+            wrongType(hint: forms)
+            return nil
+        }
+        let rate: Double
+        switch s.value {
+        case .bool(let on): return on ? 1 : 0
+        case .int(let i): rate = Double(i)
+        case .double(let d): rate = d
+        case .string(let text):
+            var number = text.hasSuffix("%") ? text.dropLast() : ""
+            while number.last == " " { number = number.dropLast() }
+            let percent = Double(number)
+            if ["yes", "no", "on", "off", "y", "n"].contains(text.lowercased()) {
+                wrongType(hint: "YAML 1.2 reads '\(text)' as a string; write true or false")
+            } else if let percent {
+                let fraction = CanonicalJSON.format(percent / 100)
+                wrongType(hint: "a sample rate is a fraction of 1: write \(fraction) for \(text)")
+            } else if Double(text) != nil {
+                wrongType(hint: "remove the quotes")
+            } else {
+                wrongType(hint: forms)
+            }
+            return nil
+        default:
+            wrongType(hint: forms)
+            return nil
+        }
+        guard rate > 0, rate <= 1 else {
+            let hint: String
+            if rate == 0 {
+                hint = "write `events: false` to record no evaluation"
+            } else if rate > 1 && rate <= 100 {
+                // Most likely a percentage.
+                let fraction = CanonicalJSON.format(rate / 100)
+                hint = "a sample rate is a fraction, at most 1 (every evaluation): \(s.text) % is \(fraction)"
+            } else {
+                hint = "a sample rate is more than 0 and at most 1, which records every evaluation"
+            }
+            reader.report(
+                .invalidSampleRate, "events sample rate \(s.text) is outside 0 < rate ≤ 1", at: node, hint: hint)
+            return nil
+        }
+        return rate
     }
 
     private mutating func prerequisite(_ node: YAMLNode) -> PrerequisiteSource? {

@@ -91,6 +91,30 @@ enum Describe {
         return day + " UTC"
     }
 
+    /// `off`, `every evaluation`, `10% of evaluations`: what a flag records as events.
+    static func events(_ rate: Double?) -> String {
+        guard let rate else { return "off" }
+        if rate >= 1 { return "every evaluation" }
+        return "\(samplePercent(rate)) of evaluations"
+    }
+
+    /// A sample rate as a percentage, to the digits it was written with: `10%`, `0.5%`,
+    /// `12.5%` (not `12.500000000000002%`).
+    static func samplePercent(_ rate: Double) -> String {
+        let percent = (rate * 100 * 1_000_000).rounded() / 1_000_000
+        if percent == percent.rounded(), abs(percent) < 1e15 { return "\(Int64(percent))%" }
+        return "\(percent)%"
+    }
+
+    // MARK: Analytics
+
+    static func targetingKey(_ policy: TargetingKeyPolicy) -> String {
+        switch policy {
+        case .hashed: "hashed"
+        case .plain: "plain"
+        }
+    }
+
     static func rule(_ r: Rule, flagKey: String) -> String {
         var parts = ["when " + conditions(r.when)]
         if let rollout = r.rollout { parts.append("rollout " + Describe.rollout(rollout, flagKey: flagKey)) }

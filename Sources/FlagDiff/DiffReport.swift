@@ -44,6 +44,8 @@ public struct DiffReport: Sendable, Hashable {
         if let text = Self.countText(flagCounts, noun: "flag") { parts.append(text) }
         let segmentCounts = Self.counts(diffs.flatMap { d in d.segments.map { ("\(d.project)/\($0.key)", $0.kind) } })
         if let text = Self.countText(segmentCounts, noun: "segment") { parts.append(text) }
+        // One manifest per repository: its policy counts once, however many snapshots carry it.
+        if diffs.contains(where: { !$0.analytics.isEmpty }) { parts.append("analytics policy changed") }
         let warningCount = Set(
             diffs.flatMap { d in d.warnings.map { "\(d.project)/\($0.kind.rawValue)/\($0.key)/\($0.message)" } }
         ).count
@@ -130,7 +132,8 @@ extension SnapshotDiff {
     ///               "schedule": [{ "at", "path", "description", "summary": String, "from", "to": Int? }] }],
     ///   "segments": [{ "key", "kind", "fields": [Field], "usedBy": [String] }],
     ///   "warnings": [{ "kind": "reshuffle"|"removedWhileRequired"|"switchedForEveryone"|"expiredInUse",
-    ///                  "key", "message": String }] }
+    ///                  "key", "message": String }],
+    ///   "analytics": [Field] }
     /// Field: { "path", "summary": String, "before", "after": String | null, "added", "removed": [String] }
     /// Transition: { "flag": String, "from", "to": String | null, "count": Int, "share": Float }
     /// ```
@@ -165,6 +168,7 @@ extension SnapshotDiff {
                 warnings.map { w in
                     .object(["kind": .string(w.kind.rawValue), "key": .string(w.key), "message": .string(w.message)])
                 }),
+            "analytics": .array(analytics.map(\.json)),
         ])
     }
 }

@@ -113,6 +113,9 @@ enum FieldDiff {
         if base.window != head.window {
             out.append(change("window", Describe.window(base.window), Describe.window(head.window)))
         }
+        if base.events != head.events {
+            out.append(change("events", Describe.events(base.events), Describe.events(head.events)))
+        }
         return out
     }
 
@@ -137,6 +140,23 @@ enum FieldDiff {
         }
         if let expires = flag.expires { out.append(change("expires", nil, expires)) }
         if let window = flag.window { out.append(change("window", nil, Describe.window(window))) }
+        if let events = flag.events { out.append(change("events", nil, Describe.events(events))) }
+        return out
+    }
+
+    // MARK: Analytics policy
+
+    /// The manifest's `analytics:` as two fields: `analytics keep +1 (+country)` and
+    /// `analytics targeting_key: hashed → plain`.
+    static func changed(_ base: AnalyticsPolicy, _ head: AnalyticsPolicy) -> [FieldChange] {
+        var out: [FieldChange] = []
+        keyList(&out, "analytics keep", base.keep, head.keep)
+        if base.targetingKey != head.targetingKey {
+            out.append(
+                change(
+                    "analytics targeting_key", Describe.targetingKey(base.targetingKey),
+                    Describe.targetingKey(head.targetingKey)))
+        }
         return out
     }
 

@@ -43,6 +43,10 @@ struct MarkdownRenderer {
                     + "base `\(DiffReport.shortVersion(diff.baseVersion))` → "
                     + "head `\(DiffReport.shortVersion(diff.headVersion))`</sub>")
             out.append("")
+            if !diff.analytics.isEmpty {
+                out.append("- \(Self.icon(.changed)) **analytics policy** changed")
+                out += Self.nested(diff.analytics.map { Self.fieldLines($0) }, fold: false, label: "")
+            }
             for flag in diff.flags {
                 out.append("- \(Self.icon(flag.kind)) **`\(flag.key)`** \(flag.kind.rawValue)")
                 var lines = flag.fields.map { Self.fieldLines($0) }

@@ -22,9 +22,13 @@ public struct SnapshotDiff: Sendable, Hashable {
     public var segments: [SegmentChange]
     /// Sorted by flag key, then kind; in the order found within one flag.
     public var warnings: [DiffWarning]
+    /// Changes of the analytics policy (the manifest's `analytics:`) that the snapshot
+    /// carries: `analytics keep`, then `analytics targeting_key`.
+    public var analytics: [FieldChange]
 
-    /// No flag and no segment changed. (Warnings only ever accompany changes.)
-    public var isEmpty: Bool { flags.isEmpty && segments.isEmpty }
+    /// No flag, no segment and no analytics policy changed. (Warnings only ever accompany
+    /// changes.)
+    public var isEmpty: Bool { flags.isEmpty && segments.isEmpty && analytics.isEmpty }
 
     /// Compares two snapshots of one (project, environment).
     ///
@@ -96,12 +100,19 @@ public struct SnapshotDiff: Sendable, Hashable {
             }
         }
         self.segments = segments
+
+        // A new environment lists a policy that is not the default; a removed one, nothing.
+        if let head {
+            analytics = FieldDiff.changed(base?.analytics ?? .default, head.analytics)
+        } else {
+            analytics = []
+        }
     }
 
     /// A diff made of parts, for tools that assemble their own.
     public init(
         project: String, environment: String, production: Bool, baseVersion: String?, headVersion: String?,
-        flags: [FlagChange], segments: [SegmentChange], warnings: [DiffWarning]
+        flags: [FlagChange], segments: [SegmentChange], warnings: [DiffWarning], analytics: [FieldChange] = []
     ) {
         self.project = project
         self.environment = environment
@@ -111,6 +122,7 @@ public struct SnapshotDiff: Sendable, Hashable {
         self.flags = flags
         self.segments = segments
         self.warnings = warnings
+        self.analytics = analytics
     }
 
     // MARK: Helpers

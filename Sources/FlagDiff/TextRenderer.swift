@@ -37,6 +37,10 @@ struct TextRenderer {
             for w in diff.warnings {
                 lines.append("  ⚠ \(w.kind.title.lowercased())  \(w.key): \(w.message)")
             }
+            if !diff.analytics.isEmpty {
+                lines.append("  ~ analytics policy")
+                for field in diff.analytics { lines.append("      " + field.summary) }
+            }
             for flag in diff.flags {
                 let kind = flag.kind == .changed ? "" : " (\(flag.kind.rawValue))"
                 lines.append("  \(Self.mark(flag.kind)) flag \(flag.key)\(kind)")

@@ -29,13 +29,16 @@ public struct Flag: Sendable, Hashable {
     public var rules: [Rule]
     /// When set, the flag is served only within it; outside, everyone gets `offVariant`.
     public var window: Window?
+    /// The share of evaluations recorded as evaluation events, in 0 < rate ≤ 1 (`events: true`
+    /// is 1); nil records none. It never changes what the flag serves.
+    public var events: Double?
 
     public init(
         key: String, name: String? = nil, description: String? = nil, type: FlagType = .boolean,
         owner: String? = nil, tags: [String] = [], expires: String? = nil,
         variants: [String: Value] = ["on": .bool(true), "off": .bool(false)], enabled: Bool = true,
         offVariant: String = "off", defaultServe: Serve = .variant("off"), requires: [Prerequisite] = [],
-        rules: [Rule] = [], window: Window? = nil
+        rules: [Rule] = [], window: Window? = nil, events: Double? = nil
     ) {
         self.key = key
         self.name = name ?? key
@@ -51,6 +54,7 @@ public struct Flag: Sendable, Hashable {
         self.requires = requires
         self.rules = rules
         self.window = window
+        self.events = events
     }
 
     /// A flag with no rules, no prerequisites, no window and a plain default always serves the same.

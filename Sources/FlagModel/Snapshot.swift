@@ -15,6 +15,8 @@ public struct Snapshot: Sendable, Hashable {
     public var flags: [Flag]
     /// Sorted by key.
     public var segments: [Segment]
+    /// The manifest's `analytics:`, the same in every snapshot of one compilation.
+    public var analytics: AnalyticsPolicy
     public var version: String
     public var commit: String?
     public var branch: String?
@@ -23,8 +25,8 @@ public struct Snapshot: Sendable, Hashable {
 
     public init(
         organization: String, project: String, environment: String, production: Bool = false,
-        flags: [Flag], segments: [Segment], version: String = "", commit: String? = nil,
-        branch: String? = nil, compiledAt: String? = nil
+        flags: [Flag], segments: [Segment], analytics: AnalyticsPolicy = .default, version: String = "",
+        commit: String? = nil, branch: String? = nil, compiledAt: String? = nil
     ) {
         self.organization = organization
         self.project = project
@@ -32,6 +34,7 @@ public struct Snapshot: Sendable, Hashable {
         self.production = production
         self.flags = Self.sortedByKey(flags)
         self.segments = Self.sortedByKey(segments)
+        self.analytics = analytics
         self.version = version
         self.commit = commit
         self.branch = branch

@@ -7,7 +7,7 @@ extension Snapshot {
         for flag in flags { flagsObject[flag.key] = flag.json }
         var segmentsObject: [String: Value] = [:]
         for segment in segments { segmentsObject[segment.key] = segment.json }
-        return .object([
+        var object: [String: Value] = [
             "format": .int(Int64(Snapshot.format)),
             "organization": .string(organization),
             "project": .string(project),
@@ -15,7 +15,11 @@ extension Snapshot {
             "production": .bool(production),
             "flags": .object(flagsObject),
             "segments": .object(segmentsObject),
-        ])
+        ]
+        // Only when set: a snapshot without a policy hashes to the version it had before
+        // policies existed.
+        if !analytics.isDefault { object["analytics"] = analytics.json }
+        return .object(object)
     }
 
     /// Writes exactly the bytes of `CanonicalJSON.encodeBytes(contentJSON)`, given the
@@ -64,18 +68,23 @@ extension Snapshot {
             }
             buffer.append(UInt8(ascii: "}"))
         }
-        // Top-level keys in canonical (UTF-8) order.
+        // Top-level keys in canonical (UTF-8) order; `analytics` only when not the default.
+        raw("{")
+        if !analytics.isDefault {
+            raw("\"analytics\":")
+            CanonicalJSON.write(analytics.json, to: &buffer)
+            raw(",")
+        }
         if whole {
-            raw("{\"branch\":")
+            raw("\"branch\":")
             optional(branch)
             raw(",\"commit\":")
             optional(commit)
             raw(",\"compiledAt\":")
             optional(compiledAt)
-            raw(",\"environment\":")
-        } else {
-            raw("{\"environment\":")
+            raw(",")
         }
+        raw("\"environment\":")
         CanonicalJSON.writeString(environment, to: &buffer)
         raw(",\"flags\":")
         members(flags.map(\.key), flagJSON)
@@ -125,6 +134,7 @@ extension Snapshot {
             production: try d.bool(object, "production"),
             flags: flags,
             segments: segments,
+            analytics: try d.analytics(object),
             version: try d.optionalString(object, "version") ?? "",
             commit: try d.optionalString(object, "commit"),
             branch: try d.optionalString(object, "branch"),
@@ -170,7 +180,16 @@ extension Flag {
         if let owner { o["owner"] = .string(owner) }
         if let expires { o["expires"] = .string(expires) }
         if let window { o["window"] = window.json }
+        // Only when on: a flag without events hashes as it did before events existed.
+        if let events { o["events"] = .double(events) }
         return .object(o)
+    }
+}
+
+extension AnalyticsPolicy {
+    /// `{"keep": [String], "targetingKey": "hashed"|"plain"}`.
+    public var json: Value {
+        .object(["keep": .array(keep.map(Value.string)), "targetingKey": .string(targetingKey.rawValue)])
     }
 }
 
@@ -326,6 +345,31 @@ private struct Decoder {
         return out
     }
 
+    /// A sample rate, 0 < rate ≤ 1, written as an integer or a float; nil when absent.
+    func events(_ o: [String: Value]) throws(SnapshotDecodingError) -> Double? {
+        let rate: Double
+        switch o["events"] {
+        case nil, .null?: return nil
+        case .double(let d)?: rate = d
+        case .int(let i)?: rate = Double(i)
+        default: throw fail("expected a number", "events")
+        }
+        guard rate > 0, rate <= 1 else { throw fail("a sample rate must be more than 0 and at most 1", "events") }
+        return rate
+    }
+
+    /// The policy written, or the default when there is none.
+    func analytics(_ o: [String: Value]) throws(SnapshotDecodingError) -> AnalyticsPolicy {
+        guard let value = o["analytics"], value != .null else { return .default }
+        let d = at("analytics")
+        let ao = try d.object(value)
+        let word = try d.string(ao, "targetingKey")
+        guard let targetingKey = TargetingKeyPolicy(rawValue: word) else {
+            throw d.fail("unknown targeting key policy \(word)", "targetingKey")
+        }
+        return AnalyticsPolicy(keep: try d.strings(ao, "keep"), targetingKey: targetingKey)
+    }
+
     func bucketing(_ o: [String: Value]) throws(SnapshotDecodingError) -> Bucketing {
         Bucketing(by: try strings(o, "by"), group: try string(o, "group"))
     }
@@ -423,7 +467,7 @@ extension Flag {
             expires: try d.optionalString(o, "expires"), variants: try d.object(try d.field(o, "variants")),
             enabled: try d.bool(o, "enabled"), offVariant: try d.string(o, "offVariant"),
             defaultServe: try d.serve(try d.field(o, "default")), requires: requires, rules: rules,
-            window: try d.window(o))
+            window: try d.window(o), events: try d.events(o))
     }
 }
 

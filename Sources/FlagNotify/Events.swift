@@ -8,7 +8,8 @@ import Foundation
 public enum Events {
     /// A snapshot applied as `revision`: `flags.changed` with the change in a reviewer's
     /// words (the text `flagstaff diff` prints and its JSON), and one `flag.killed` per flag
-    /// that went from enabled to `enabled: false`. Nothing when no flag or segment changed.
+    /// that went from enabled to `enabled: false`. Nothing when no flag, segment or analytics
+    /// policy changed.
     public static func applied(
         base: Snapshot?, head: Snapshot, revision: Int64, commit: String, branch: String, author: String,
         message: String, at time: Date = Date()

@@ -59,6 +59,35 @@ struct SchemaTests {
         #expect(status == 0, "\(output)")
     }
 
+    @Test func snapshotsWithEventsAndAPolicyValidateAgainstTheSnapshotSchema() throws {
+        let files = [
+            "flagstaff.yaml": """
+            version: 1
+            organization: acme
+            projects: { shop: {} }
+            environments:
+              production: { branch: main, production: true }
+              staging: { branch: staging }
+            analytics: { keep: [plan, country], targeting_key: plain }
+            """,
+            "shop/flags/sampled.yaml": "events: 0.25\nenvironments:\n  staging: { events: true }\n",
+            "shop/flags/quiet.yaml": "events: false\n",
+        ]
+        let compilation = Compiler().compile(MemoryTree(files), options: CompileOptions())
+        #expect(!compilation.hasErrors, "\(compilation.errors)")
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("flagstaff-events-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+        var paths: [String] = []
+        for snapshot in compilation.snapshots {
+            let file = out.appendingPathComponent("\(snapshot.environment).json")
+            try Data(CanonicalJSON.encode(snapshot.json).utf8).write(to: file)
+            paths.append(file.path)
+        }
+        #expect(paths.count == 2)
+        let (status, output) = try Self.checkSchemas(["--snapshot"] + paths)
+        #expect(status == 0, "\(output)")
+    }
+
     @Test(arguments: invalidRepositories)
     func compilerRejectsEachInvalidRepository(name: String) throws {
         let folder = Self.invalidRoot.appendingPathComponent(name)

@@ -109,6 +109,46 @@ struct VersionTests {
         #expect(after["production"] != before["production"] || after["staging"] != before["staging"], "\(change)")
     }
 
+    /// Snapshots compiled before `events` and `analytics` existed keep their versions: the
+    /// fields are written only when set, and their defaults written out change nothing.
+    @Test func defaultEventsAndPolicyLeaveTheVersionWhereItWas() {
+        let before = versions(checkout)
+        #expect(versions(checkout + "\nevents: false\n") == before)
+        #expect(versions(checkout, manifest: manifest + "\nanalytics: {}\n") == before)
+        #expect(versions(checkout, manifest: manifest + "\nanalytics: { keep: [], targeting_key: hashed }\n") == before)
+    }
+
+    @Test func eventsAndAPolicyMoveTheVersion() {
+        let before = versions(checkout)
+        let sampled = versions(checkout + "\nevents: 0.5\n")
+        #expect(sampled["production"] != before["production"] && sampled["staging"] != before["staging"])
+        #expect(versions(checkout + "\nevents: 0.25\n")["production"] != sampled["production"])
+        #expect(versions(checkout + "\nevents: true\n") == versions(checkout + "\nevents: 1\n"))
+        for policy in ["{ keep: [plan] }", "{ targeting_key: plain }"] {
+            let v = versions(checkout, manifest: manifest + "\nanalytics: \(policy)\n")
+            #expect(v["production"] != before["production"] && v["staging"] != before["staging"], "\(policy)")
+        }
+    }
+
+    @Test func snapshotJSONWithEventsAndAPolicyRoundTrips() throws {
+        let compilation = Compiler().compile(
+            MemoryTree([
+                "flagstaff.yaml": manifest + "\nanalytics: { keep: [plan, country], targeting_key: plain }\n",
+                "shop/flags/checkout.yaml": checkout + "\nevents: 0.1\n",
+            ]), options: CompileOptions())
+        #expect(compilation.errors.isEmpty, "\(compilation.errors)")
+        #expect(compilation.snapshots.count == 2)
+        for snapshot in compilation.snapshots {
+            let back = try Snapshot(json: try JSONParser.parse(CanonicalJSON.encode(snapshot.json)))
+            #expect(back == snapshot)
+            #expect(back.analytics == AnalyticsPolicy(keep: ["country", "plan"], targetingKey: .plain))
+            #expect(back.flag("checkout")?.events == 0.1)
+            #expect(Compiler.version(of: back) == snapshot.version)
+            let pieces = try #require(compilation.pieces(of: snapshot))
+            #expect(snapshot.canonicalJSON(pieces: pieces) == CanonicalJSON.encodeBytes(snapshot.json))
+        }
+    }
+
     @Test func snapshotJSONRoundTrips() throws {
         let compilation = Compiler().compile(
             MemoryTree(["flagstaff.yaml": manifest, "shop/flags/checkout.yaml": checkout]), options: CompileOptions())

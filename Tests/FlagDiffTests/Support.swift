@@ -8,9 +8,9 @@ import Testing
 let testNow = Instant(seconds: 1_767_225_600)
 
 /// Compiles a one-project repository (`shop`, environments production and staging) held in
-/// memory; the compilation must succeed.
+/// memory, `manifestTail` appended to its manifest; the compilation must succeed.
 func compile(
-    flags: [String: String], segments: [String: String] = [:],
+    flags: [String: String], segments: [String: String] = [:], manifestTail: String = "",
     sourceLocation: Testing.SourceLocation = #_sourceLocation
 ) throws -> [String: Snapshot] {
     var files = [
@@ -21,7 +21,7 @@ func compile(
         environments:
           production: { branch: main, production: true }
           staging: { branch: staging }
-        """
+        """ + manifestTail
     ]
     for (key, yaml) in flags { files["shop/flags/\(key).yaml"] = yaml }
     for (key, yaml) in segments { files["shop/segments/\(key).yaml"] = yaml }
@@ -36,11 +36,13 @@ func compile(
 /// The diff of one environment between two repositories.
 func diff(
     base: [String: String], head: [String: String], baseSegments: [String: String] = [:],
-    headSegments: [String: String] = [:], environment: String = "production", now: Instant? = nil,
-    sourceLocation: Testing.SourceLocation = #_sourceLocation
+    headSegments: [String: String] = [:], baseManifestTail: String = "", headManifestTail: String = "",
+    environment: String = "production", now: Instant? = nil, sourceLocation: Testing.SourceLocation = #_sourceLocation
 ) throws -> SnapshotDiff {
-    let b = try compile(flags: base, segments: baseSegments, sourceLocation: sourceLocation)
-    let h = try compile(flags: head, segments: headSegments, sourceLocation: sourceLocation)
+    let b = try compile(
+        flags: base, segments: baseSegments, manifestTail: baseManifestTail, sourceLocation: sourceLocation)
+    let h = try compile(
+        flags: head, segments: headSegments, manifestTail: headManifestTail, sourceLocation: sourceLocation)
     return SnapshotDiff(base: b[environment], head: h[environment], now: now)
 }
 

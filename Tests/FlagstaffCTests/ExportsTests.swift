@@ -88,4 +88,39 @@ struct ExportsTests {
         flagstaff_string_free(error)
         #expect(message.hasPrefix("not a Flagstaff snapshot: snapshot JSON at"), "\(message)")
     }
+
+    /// A snapshot whose flags record events, with an analytics policy and a key no version
+    /// knows yet, loads and answers exactly as the same snapshot without them.
+    @Test func eventsThePolicyAndUnknownKeysChangeNoAnswer() throws {
+        let url = Self.vectors.appendingPathComponent("snapshots/flags-storefront-production.json")
+        let original = try JSONParser.parse(String(decoding: try Data(contentsOf: url), as: UTF8.self))
+        guard case .object(var top) = original, case .object(var flags) = top["flags"] else {
+            Issue.record("not a snapshot")
+            return
+        }
+        for (key, flag) in flags {
+            guard case .object(var f) = flag else { continue }
+            f["events"] = .double(0.25)
+            f["aFutureField"] = true
+            flags[key] = .object(f)
+        }
+        top["flags"] = .object(flags)
+        top["analytics"] = ["keep": ["plan"], "targetingKey": "plain"]
+        top["aFutureSection"] = [:]
+        let extended = CanonicalJSON.encode(.object(top))
+        var error: UnsafeMutablePointer<CChar>?
+        let engine = extended.utf8CString.withUnsafeBufferPointer {
+            flagstaff_engine_new($0.baseAddress, $0.count - 1, &error)
+        }
+        defer { flagstaff_engine_free(engine) }
+        #expect(error == nil, "\(error.map { String(cString: $0) } ?? "")")
+        let loaded = try #require(engine)
+        try Self.withEngine("flags-storefront-production") { plain in
+            for key in flags.keys {
+                for context in [#"{"targetingKey":"u-1"}"#, #"{"targetingKey":"u-2","plan":"pro"}"#] {
+                    #expect(Self.evaluate(loaded, key, context) == Self.evaluate(plain, key, context))
+                }
+            }
+        }
+    }
 }
