@@ -66,7 +66,7 @@ let package = Package(
         .target(
             name: "FlagServer",
             dependencies: [
-                "FlagModel", "FlagEngine",
+                "FlagModel", "FlagEngine", "FlagStore",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),

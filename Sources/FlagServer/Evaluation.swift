@@ -30,7 +30,7 @@ extension FlagServer {
             return error.response
         case .success(let found): active = found
         }
-        let (found, body) = Self.answer(active, key: key, context: context)
+        let (found, body) = Self.answer(active, key: key, context: context, events: events)
         return Responses.buffer(body, status: found ? .ok : .notFound)
     }
 
@@ -56,7 +56,7 @@ extension FlagServer {
         let now = Self.now()
         let etag = active.bulkETag(at: now)
         if request.matches(etag: etag) { return Responses.notModified(etag: etag) }
-        return Responses.buffer(Self.bulkBody(active, context: context, now: now), headers: [.eTag: etag])
+        return Responses.buffer(Self.bulkBody(active, context: context, now: now, events: events), headers: [.eTag: etag])
     }
 
     // MARK: Answers
@@ -66,9 +66,10 @@ extension FlagServer {
 
     /// The body of `POST /ofrep/v1/evaluate/flags/{key}`, and whether `key` is in the snapshot
     /// (the status is 404 when it is not, the body then FLAG_NOT_FOUND's). The evaluation is
-    /// counted for the metrics.
+    /// counted for the metrics and, when its flag records events, offered to `events`.
     public static func answer(
-        _ active: ActiveSnapshot, key: String, context: [String: Value], now: Instant = now()
+        _ active: ActiveSnapshot, key: String, context: [String: Value], now: Instant = now(),
+        events: EventQueue? = nil
     ) -> (found: Bool, body: ByteBuffer) {
         let evaluator = active.evaluator
         let prepared = evaluator.prepare(context, now: now)
@@ -79,6 +80,7 @@ extension FlagServer {
         }
         let decision = evaluator.decide(at: index, context: prepared)
         active.counters.record(slot: active.counters.slot(flag: index, decision))
+        if let events, active.recordsEvents { events.record(active, flag: index, decision, context: context, now: now) }
         guard OFREPAnswers.isEncodable(decision) else {
             let result = evaluator.result(of: decision, at: index).ofrepJSON
             return (true, ByteBuffer(bytes: CanonicalJSON.encodeBytes(result)))
@@ -92,8 +94,9 @@ extension FlagServer {
     /// `POST /ofrep/v1/evaluate/flags`, written from the snapshot's pre-encoded answers; the
     /// evaluations are counted under one lock.
     public static func bulkBody(
-        _ active: ActiveSnapshot, context: [String: Value], now: Instant = now()
+        _ active: ActiveSnapshot, context: [String: Value], now: Instant = now(), events: EventQueue? = nil
     ) -> ByteBuffer {
+        let events = active.recordsEvents ? events : nil
         let evaluator = active.evaluator
         let prepared = evaluator.prepare(context, now: now)
         let count = evaluator.flagCount
@@ -104,6 +107,7 @@ extension FlagServer {
                 for i in 0..<count {
                     let decision = evaluator.decide(at: i, context: prepared)
                     slots[i] = active.counters.slot(flag: i, decision)
+                    events?.record(active, flag: i, decision, context: context, now: now)
                     if i > 0 { body.writeInteger(UInt8(ascii: ",")) }
                     if OFREPAnswers.isEncodable(decision) {
                         writer.write(flag: i, decision, to: &body)

@@ -20,6 +20,7 @@ struct EvaluationKey: Hashable {
 final class EvaluationCounters: @unchecked Sendable {
     let project: String
     let environment: String
+    let version: String
     private let flagKeys: [String]
     private let variantNames: [[String]]
     /// Per flag: its first slot. A flag has `(variants + 1) × reasons` slots, the first row
@@ -31,9 +32,10 @@ final class EvaluationCounters: @unchecked Sendable {
     private var counts: [UInt64]
     private var notFound: UInt64 = 0
 
-    init(evaluator: Evaluator, project: String, environment: String) {
+    init(evaluator: Evaluator, project: String, environment: String, version: String) {
         self.project = project
         self.environment = environment
+        self.version = version
         var keys: [String] = []
         var names: [[String]] = []
         var base: [Int] = []
@@ -75,17 +77,16 @@ final class EvaluationCounters: @unchecked Sendable {
         lock.unlock()
     }
 
-    /// Adds what was counted since the last drain to `totals` and starts again from zero.
-    func drain(into totals: inout [EvaluationKey: UInt64], notFound missing: inout [EnvironmentKey: UInt64]) {
+    /// Hands what was counted since the last drain to `visit` (flag, variant or "", reason,
+    /// count; unknown keys as one `notFound` total) and starts again from zero.
+    func drain(_ visit: (String, String, Reason, UInt64) -> Void, notFound missing: (UInt64) -> Void) {
         lock.lock()
         let counts = self.counts
         let notFound = self.notFound
         self.counts = [UInt64](repeating: 0, count: counts.count)
         self.notFound = 0
         lock.unlock()
-        if notFound > 0 {
-            missing[EnvironmentKey(project: project, environment: environment), default: 0] += notFound
-        }
+        if notFound > 0 { missing(notFound) }
         for flag in flagKeys.indices {
             let names = variantNames[flag]
             let first = base[flag]
@@ -93,11 +94,7 @@ final class EvaluationCounters: @unchecked Sendable {
             for slot in first..<end where counts[slot] != 0 {
                 let offset = slot - first
                 let variant = offset / Self.reasons - 1
-                let reason = Reason.allCases[offset % Self.reasons]
-                let key = EvaluationKey(
-                    project: project, environment: environment, flag: flagKeys[flag],
-                    variant: variant >= 0 ? names[variant] : "", reason: reason.rawValue)
-                totals[key, default: 0] += counts[slot]
+                visit(flagKeys[flag], variant >= 0 ? names[variant] : "", Reason.allCases[offset % Self.reasons], counts[slot])
             }
         }
     }

@@ -61,11 +61,17 @@ public struct FlagServer: Sendable {
     let onWebhook: @Sendable (WebhookPush) -> Void
     /// Extra fields for `/api/v1/status` (leader, database, Redis), asked at each request.
     let statusExtras: @Sendable () -> [String: Value]
+    /// Where sampled evaluation events and ingested events go; nil when analytics are off,
+    /// and then the ingest routes answer 404 (SDKs stop reporting).
+    let events: EventQueue?
+    /// What answers the report routes; nil without PostgreSQL (404).
+    let reports: (any AnalyticsReports)?
 
     public init(
         configuration: Configuration, registry: SnapshotRegistry, metrics: Metrics = Metrics(),
         authentication: Authentication, onWebhook: @escaping @Sendable (WebhookPush) -> Void = { _ in },
-        statusExtras: @escaping @Sendable () -> [String: Value] = { [:] }
+        statusExtras: @escaping @Sendable () -> [String: Value] = { [:] },
+        events: EventQueue? = nil, reports: (any AnalyticsReports)? = nil
     ) {
         self.configuration = configuration
         self.registry = registry
@@ -74,6 +80,8 @@ public struct FlagServer: Sendable {
         self.limiter = RateLimiter(configuration.rateLimit)
         self.onWebhook = onWebhook
         self.statusExtras = statusExtras
+        self.events = events
+        self.reports = reports
     }
 
     /// The Hummingbird application: a Service to run in the daemon's ServiceGroup.
@@ -105,6 +113,7 @@ struct Dispatcher: HTTPResponder {
     let server: FlagServer
 
     static let evaluatePrefix = "/ofrep/v1/evaluate/flags/"
+    static let analyticsFlagPrefix = "/api/v1/analytics/flags/"
 
     func respond(to request: Request, context: BasicRequestContext) async throws -> Response {
         let start = DispatchTime.now().uptimeNanoseconds
@@ -142,6 +151,31 @@ struct Dispatcher: HTTPResponder {
                     Responses.text(
                         server.metrics.render(registry: server.registry),
                         contentType: "text/plain; version=0.0.4; charset=utf-8")
+                }
+            case "/api/v1/metrics":
+                route = path
+                response = try await only(.post, request) { try await server.ingestMetrics(request) }
+            case "/api/v1/events":
+                route = path
+                response = try await only(.post, request) { try await server.ingestEvents(request) }
+            case "/api/v1/analytics/stale":
+                route = path
+                response = try await only(.get, request) { try await server.report(request, .stale) }
+            case _ where path.hasPrefix(Self.analyticsFlagPrefix):
+                let rest = path.dropFirst(Self.analyticsFlagPrefix.count)
+                if rest.hasSuffix("/usage") {
+                    route = Self.analyticsFlagPrefix + "{key}/usage"
+                    response = try await only(.get, request) {
+                        try await server.report(request, .usage(flag: String(rest.dropLast("/usage".count))))
+                    }
+                } else if rest.hasSuffix("/experiment") {
+                    route = Self.analyticsFlagPrefix + "{key}/experiment"
+                    response = try await only(.get, request) {
+                        try await server.report(request, .experiment(flag: String(rest.dropLast("/experiment".count))))
+                    }
+                } else {
+                    route = "other"
+                    response = Responses.error(.notFound, code: nil, details: "no route \(path)")
                 }
             case "/hooks/git":
                 route = path

@@ -1,5 +1,6 @@
 import FlagEngine
 import FlagModel
+import FlagStore
 import Foundation
 
 /// One snapshot being served: the compiled evaluator and what clients see of it.
@@ -15,8 +16,12 @@ public final class ActiveSnapshot: Sendable {
     public let appliedAt: Date
     /// Its OFREP answers, pre-encoded.
     let answers: OFREPAnswers
-    /// What was evaluated on it, for the metrics.
+    /// What was evaluated on it, for the metrics and the analytics counts.
     let counters: EvaluationCounters
+    /// Per flag index, the share of evaluations recorded as events (0: none).
+    let eventRates: [Double]
+    /// Whether any flag records events, so that bulk evaluation skips the check otherwise.
+    let recordsEvents: Bool
 
     /// `json`, when given, must be the canonical JSON of `snapshot` (the daemon has it
     /// already and a big snapshot costs a while to encode).
@@ -30,7 +35,14 @@ public final class ActiveSnapshot: Sendable {
         self.answers = OFREPAnswers(
             evaluator: evaluator, project: snapshot.project, environment: snapshot.environment, revision: revision)
         self.counters = EvaluationCounters(
-            evaluator: evaluator, project: snapshot.project, environment: snapshot.environment)
+            evaluator: evaluator, project: snapshot.project, environment: snapshot.environment,
+            version: snapshot.version)
+        var rates = [Double](repeating: 0, count: evaluator.flagCount)
+        for i in 0..<evaluator.flagCount {
+            if let rate = snapshot.flag(evaluator.flagKey(at: i))?.events { rates[i] = rate }
+        }
+        self.eventRates = rates
+        self.recordsEvents = rates.contains { $0 > 0 }
     }
 
     public var project: String { snapshot.project }
@@ -118,6 +130,9 @@ public final class SnapshotRegistry: @unchecked Sendable {
     private var notFoundTotals: [EnvironmentKey: UInt64] = [:]
     /// The environments the manifest names, once the daemon has read it; nil for a replica.
     private var expected: Set<EnvironmentKey>?
+    /// Whether drained counts are also kept for analytics (`pendingCounts`), by hour and version.
+    private var collectingCounts = false
+    private var pendingCounts: [CountKey: UInt64] = [:]
 
     public init() {}
 
@@ -139,7 +154,7 @@ public final class SnapshotRegistry: @unchecked Sendable {
         active[key] = snapshot
         let projects = Set(active.keys.map(\.project))
         preferred = projects.count == 1 ? Self.production(of: Array(active.values)) : nil
-        drainRetiredCounters()
+        drainRetiredCounters(hour: CountKey.hour(of: Int64(Date().timeIntervalSince1970.rounded(.down))))
         listeners = Array(subscribers.values)
         lock.unlock()
         for listener in listeners { listener.yield(.applied(snapshot)) }
@@ -211,9 +226,55 @@ public final class SnapshotRegistry: @unchecked Sendable {
     func evaluationCounts() -> (counts: [EvaluationKey: UInt64], notFound: [EnvironmentKey: UInt64]) {
         lock.lock()
         defer { lock.unlock() }
-        for served in active.values { served.counters.drain(into: &evaluationTotals, notFound: &notFoundTotals) }
-        drainRetiredCounters()
+        drainAll(now: Date())
         return (evaluationTotals, notFoundTotals)
+    }
+
+    /// From now on, counts are also kept per hour and snapshot version until `takeCounts`.
+    public func collectCounts() {
+        lock.lock()
+        collectingCounts = true
+        lock.unlock()
+    }
+
+    /// The counts since the last call, per (environment, flag, variant, reason, version, hour),
+    /// counted in the hour `now` is in: the analytics flush calls this every few seconds and
+    /// at each hour's end.
+    public func takeCounts(now: Date = Date()) -> [CountKey: UInt64] {
+        lock.lock()
+        defer { lock.unlock() }
+        drainAll(now: now)
+        let taken = pendingCounts
+        pendingCounts.removeAll(keepingCapacity: true)
+        return taken
+    }
+
+    /// Drains every counter, served and retired. Called with the lock held.
+    private func drainAll(now: Date) {
+        let hour = CountKey.hour(of: Int64(now.timeIntervalSince1970.rounded(.down)))
+        for served in active.values { drain(served.counters, hour: hour) }
+        drainRetiredCounters(hour: hour)
+    }
+
+    private func drain(_ counters: EvaluationCounters, hour: Int64) {
+        let project = counters.project
+        let environment = counters.environment
+        counters.drain(
+            { flag, variant, reason, count in
+                evaluationTotals[
+                    EvaluationKey(
+                        project: project, environment: environment, flag: flag, variant: variant,
+                        reason: reason.rawValue),
+                    default: 0] += count
+                if collectingCounts {
+                    pendingCounts[
+                        CountKey(
+                            project: project, environment: environment, flag: flag, variant: variant,
+                            reason: reason.rawValue, version: counters.version, hour: hour),
+                        default: 0] += count
+                }
+            },
+            notFound: { notFoundTotals[EnvironmentKey(project: project, environment: environment), default: 0] += $0 })
     }
 
     /// How many replaced snapshots' counters are still kept.
@@ -226,14 +287,23 @@ public final class SnapshotRegistry: @unchecked Sendable {
     /// Folds retired counters into the totals, and forgets those that nothing can add to any
     /// more: once the registry holds the only reference, no request has their snapshot.
     /// Called with the lock held.
-    private func drainRetiredCounters() {
+    private func drainRetiredCounters(hour: Int64) {
         var kept: [EvaluationCounters] = []
         while var counters = retiredCounters.popLast() {
             let finished = isKnownUniquelyReferenced(&counters)
-            counters.drain(into: &evaluationTotals, notFound: &notFoundTotals)
+            drain(counters, hour: hour)
             if !finished { kept.append(counters) }
         }
         retiredCounters = kept
+    }
+
+    /// Adds counts that an SDK reported (`POST /api/v1/metrics`) to what the next
+    /// `takeCounts` returns; nothing when counts are not collected.
+    public func addCounts(_ counts: [CountKey: UInt64]) {
+        lock.lock()
+        defer { lock.unlock() }
+        guard collectingCounts else { return }
+        for (key, count) in counts { pendingCounts[key, default: 0] &+= count }
     }
 
     // MARK: Sync state
