@@ -39,6 +39,15 @@ public enum Daemon {
                 noAuth: configuration.noAuth, keysFile: configuration.keysFile, postgres: configuration.postgres,
                 pool: pool, refresh: .seconds(5), logger: logger)
         }
+        // Analytics need somewhere to go: PostgreSQL, or Redis for the leader to pick up.
+        let analytics = configuration.analytics.flatMap { analytics -> AnalyticsService? in
+            guard configuration.postgres != nil || configuration.redis != nil else { return nil }
+            return AnalyticsService(
+                configuration: analytics, registry: registry, events: EventQueue(capacity: analytics.queueCapacity),
+                postgres: configuration.postgres, redis: configuration.redis, redisPrefix: configuration.redisPrefix,
+                pool: pool, logger: logger, isLeader: { engine.isLeader })
+        }
+        if let analytics { metrics.addSource { analytics.metricsText() } }
         let doorbell = Wakeup()
         let heartbeat = Heartbeat()
         var serverConfiguration = FlagServer.Configuration(
@@ -59,8 +68,10 @@ public enum Daemon {
                     "leader": .bool(engine.isLeader),
                     "postgres": .bool(configuration.postgres != nil), "redis": .bool(configuration.redis != nil),
                     "notifications": notifier?.status() ?? .null,
+                    "analytics": .bool(analytics != nil),
                 ]
-            })
+            },
+            events: analytics?.events, reports: configuration.postgres.map { AnalyticsReporter(postgres: $0, pool: pool) })
         let host = configuration.host
         let scheme = configuration.tls == nil ? "http" : "https"
         // A certificate or key that cannot be used stops the start here (TLSSetupError).
@@ -89,7 +100,11 @@ public enum Daemon {
                 }
             }
         })
-        var services: [any Service] = [application]
+        var services: [any Service] = []
+        // Before the HTTP server, so that it stops after it (a group stops its services in
+        // reverse order): the last flush holds every request's counts.
+        if let analytics { services.append(analytics) }
+        services.append(application)
         // Before the sync loop, so that it stops after it: what a last pass commits still goes out.
         if let notifier { services.append(notifier) }
         services.append(SyncService(engine: engine, doorbell: doorbell, pool: pool, heartbeat: heartbeat))
@@ -136,6 +151,11 @@ public enum Daemon {
             for receiver in notify.receivers where receiver.secret == nil {
                 logger.warning("notifications to this receiver are not signed (no secret)", metadata: ["receiver": "\(receiver.name)"])
             }
+        }
+        if configuration.analytics == nil {
+            logger.info("analytics are off (--analytics-flush 0): no counts or events are kept")
+        } else if configuration.postgres == nil && configuration.redis == nil {
+            logger.warning("analytics are off: counts and events need --postgres or --redis")
         }
         if configuration.webhookSecret == nil {
             logger.info("webhooks are off (no --webhook-secret): syncing on the poll interval only")

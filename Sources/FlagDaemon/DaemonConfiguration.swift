@@ -36,6 +36,8 @@ public struct DaemonConfiguration: Sendable {
     public var refreshInterval: Duration = .seconds(2)
     /// Outbound webhooks (`--notify`…); nil when none is configured.
     public var notify: NotifyConfiguration?
+    /// Evaluation counts and events (`--analytics-flush`…); nil when off (`--analytics-flush 0`).
+    public var analytics: AnalyticsConfiguration? = AnalyticsConfiguration()
 
     public init(repository: String) {
         self.repository = repository

@@ -25,6 +25,9 @@ public struct ReplicaConfiguration: Sendable {
     public var projects: Set<String> = []
     /// Only these environments (all when empty).
     public var environments: Set<String> = []
+    /// Evaluation counts and events: into PostgreSQL when given, else through the Redis stream
+    /// to the leader; nil when off (`--analytics-flush 0`).
+    public var analytics: AnalyticsConfiguration? = AnalyticsConfiguration()
 
     public init(redis: String) {
         self.redis = redis
@@ -50,6 +53,13 @@ public enum Replica {
                 pool: pool, refresh: .seconds(5), logger: logger)
         }
         let follower = RedisFollower(configuration: configuration, registry: registry, logger: logger)
+        let analytics = configuration.analytics.map { analytics in
+            AnalyticsService(
+                configuration: analytics, registry: registry, events: EventQueue(capacity: analytics.queueCapacity),
+                postgres: configuration.postgres, redis: configuration.redis, redisPrefix: configuration.redisPrefix,
+                pool: pool, logger: logger, isLeader: { false })
+        }
+        if let analytics { metrics.addSource { analytics.metricsText() } }
         var serverConfiguration = FlagServer.Configuration(
             host: configuration.host, port: configuration.port, rateLimit: configuration.rateLimit, role: "replica")
         serverConfiguration.tls = configuration.tls
@@ -57,7 +67,8 @@ public enum Replica {
         let server = FlagServer(
             configuration: serverConfiguration,
             registry: registry, metrics: metrics, authentication: setup.authentication,
-            statusExtras: { ["redisConnected": .bool(follower.isConnected)] })
+            statusExtras: { ["redisConnected": .bool(follower.isConnected), "analytics": .bool(analytics != nil)] },
+            events: analytics?.events, reports: configuration.postgres.map { AnalyticsReporter(postgres: $0, pool: pool) })
         let host = configuration.host
         let scheme = configuration.tls == nil ? "http" : "https"
         // A certificate or key that cannot be used stops the start here (TLSSetupError).
@@ -68,7 +79,10 @@ public enum Replica {
         }
         // A replica follows the clock itself: it tells its own streams when a schedule steps.
         let clock = ScheduleClock(registry: registry, logger: logger)
-        var services: [any Service] = [application, FollowService(follower: follower, pool: pool), clock]
+        var services: [any Service] = []
+        // First, so that it stops last (see Daemon): the last flush holds every request's counts.
+        if let analytics { services.append(analytics) }
+        services += [application, FollowService(follower: follower, pool: pool), clock]
         if let keyService = setup.keyService { services.append(keyService) }
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(

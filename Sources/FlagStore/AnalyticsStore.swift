@@ -538,3 +538,101 @@ enum CopyText {
         return (m <= 2 ? y + 1 : y, m, d)
     }
 }
+
+/// Events handed from a replica without PostgreSQL to the leader through Redis, under an id
+/// that makes a second delivery a no-op.
+public struct EventBatch: Sendable, Hashable {
+    public var id: String
+    public var evaluations: [EvaluationEventRow]
+    public var tracking: [TrackingEventRow]
+
+    public init(
+        id: String = UUID().uuidString.lowercased(), evaluations: [EvaluationEventRow], tracking: [TrackingEventRow]
+    ) {
+        self.id = id
+        self.evaluations = evaluations
+        self.tracking = tracking
+    }
+
+    public var count: Int { evaluations.count + tracking.count }
+
+    public var json: [UInt8] {
+        func text(_ value: String?) -> Value { value.map(Value.string) ?? .null }
+        let evaluations = self.evaluations.map { e in
+            Value.array([
+                .double(e.time), .string(e.project), .string(e.environment), .string(e.flag), .string(e.variant),
+                .string(e.reason), .string(e.version), text(e.targetingKey), text(e.context),
+            ])
+        }
+        let tracking = self.tracking.map { t in
+            Value.array([
+                .double(t.time), .string(t.project), .string(t.environment), .string(t.name), text(t.targetingKey),
+                t.value.map(Value.double) ?? .null, text(t.details), text(t.context),
+            ])
+        }
+        return CanonicalJSON.encodeBytes(
+            .object(["id": .string(id), "evaluations": .array(evaluations), "tracking": .array(tracking)]))
+    }
+
+    public init?(json bytes: [UInt8]) {
+        guard let value = try? JSONParser.parse(bytes: bytes, limits: StoredJSON.limits),
+            case .object(let members) = value, case .string(let id)? = members["id"],
+            case .array(let evaluationRows)? = members["evaluations"], case .array(let trackingRows)? = members["tracking"]
+        else { return nil }
+        func number(_ value: Value) -> Double? {
+            switch value {
+            case .double(let d): d
+            case .int(let i): Double(i)
+            default: nil
+            }
+        }
+        func text(_ value: Value) -> String?? {
+            switch value {
+            case .string(let s): .some(s)
+            case .null: .some(nil)
+            default: nil
+            }
+        }
+        var evaluations: [EvaluationEventRow] = []
+        for row in evaluationRows {
+            guard case .array(let f) = row, f.count == 9, let time = number(f[0]),
+                case .string(let project) = f[1], case .string(let environment) = f[2], case .string(let flag) = f[3],
+                case .string(let variant) = f[4], case .string(let reason) = f[5], case .string(let version) = f[6],
+                let key = text(f[7]), let context = text(f[8])
+            else { return nil }
+            evaluations.append(
+                EvaluationEventRow(
+                    time: time, project: project, environment: environment, flag: flag, variant: variant,
+                    reason: reason, version: version, targetingKey: key, context: context))
+        }
+        var tracking: [TrackingEventRow] = []
+        for row in trackingRows {
+            guard case .array(let f) = row, f.count == 8, let time = number(f[0]),
+                case .string(let project) = f[1], case .string(let environment) = f[2], case .string(let name) = f[3],
+                let key = text(f[4]), let details = text(f[6]), let context = text(f[7])
+            else { return nil }
+            let value: Double? = f[5] == .null ? nil : number(f[5])
+            tracking.append(
+                TrackingEventRow(
+                    time: time, project: project, environment: environment, name: name, targetingKey: key,
+                    value: value, details: details, context: context))
+        }
+        self.init(id: id, evaluations: evaluations, tracking: tracking)
+    }
+}
+
+extension AnalyticsStore {
+    /// Writes a batch of events in one transaction with its id, unless that id was written
+    /// before; returns whether it was written now. Partitions for its days must exist.
+    @discardableResult
+    public func add(_ batch: EventBatch, ids: [EnvironmentName: Int64]) throws(StoreError) -> Bool {
+        try connection.transaction { () throws(StoreError) -> Bool in
+            let fresh = try connection.rows(
+                "INSERT INTO analytics_batches (id) VALUES ($1) ON CONFLICT (id) DO NOTHING RETURNING id", [batch.id])
+            guard !fresh.isEmpty else { return false }
+            _ = try copy(batch.evaluations, ids: ids)
+            _ = try copy(batch.tracking, ids: ids)
+            return true
+        }
+    }
+}
