@@ -118,6 +118,24 @@ struct MigratorTests {
             #expect(throws: StoreError.self, "\(sql)") { try daemon.query(sql) }
         }
         #expect(try AuditLog.verify(on: daemon).isValid)
+
+        // Analytics: it adds counts, makes and drops event partitions (through the owner's
+        // functions) and copies events, without being able to create tables itself.
+        let analytics = AnalyticsStore(connection: daemon)
+        let hour = CountKey.hour(of: Int64(Date().timeIntervalSince1970))
+        #expect(try analytics.add(CountBatch(counts: [
+            CountKey(project: "shop", environment: "production", flag: "checkout", variant: "on", reason: "SPLIT",
+                     version: "v", hour: hour): 2,
+        ])))
+        try analytics.ensurePartition("evaluation_events", day: hour)
+        try analytics.ensurePartition("evaluation_events", day: hour - 60 * 86_400)
+        _ = try analytics.copy(
+            [EvaluationEventRow(time: Double(hour), project: "shop", environment: "production", flag: "checkout",
+                                variant: "on", reason: "SPLIT", version: "v", targetingKey: nil, context: nil)],
+            ids: try analytics.environmentIDs())
+        #expect(try daemon.count("evaluation_events") == 1)
+        #expect(try analytics.dropPartitions(before: Date().addingTimeInterval(-30 * 86_400)).count == 1)
+        #expect(throws: StoreError.self) { try daemon.query("SELECT flagstaff_event_partition('audit_logs', current_date)") }
     }
 
     @Test func aRoleThatCannotMigrateSaysSoWhenMigrationsArePending() throws {
