@@ -89,27 +89,32 @@ final class AnalyticsService: Service, @unchecked Sendable {
     func run() async throws {
         await cancelWhenGracefulShutdown {
             var nextFlush = ContinuousClock.now + self.configuration.flushInterval
+            var busy = false
             while !Task.isCancelled {
                 // Counts land in the hour they are flushed in: flush just before each hour ends,
                 // so that at most those last milliseconds are counted in the next hour.
                 let hourLeft = 3600 - Date().timeIntervalSince1970.truncatingRemainder(dividingBy: 3600) - 0.05
                 let hourEnds = hourLeft > 0.01 && hourLeft <= 1
-                try? await Task.sleep(for: hourEnds ? .milliseconds(Int64(hourLeft * 1000)) : .seconds(1))
+                // A full batch of events last time: the queue is filling faster than a batch a
+                // second, so write again at once.
+                let pause: Duration = hourEnds ? .milliseconds(Int64(hourLeft * 1000)) : busy ? .zero : .seconds(1)
+                try? await Task.sleep(for: pause)
                 if Task.isCancelled { break }
                 let flushCounts = ContinuousClock.now >= nextFlush || hourEnds
                 if flushCounts { nextFlush = ContinuousClock.now + self.configuration.flushInterval }
-                try? await self.pool.runIfActive { self.tick(flushCounts: flushCounts) }
+                busy = (try? await self.pool.runIfActive { self.tick(flushCounts: flushCounts) }) ?? false
             }
         }
         // What is counted so far goes out on the way down.
-        try? await pool.runIfActive { self.tick(flushCounts: true) }
+        _ = try? await pool.runIfActive { self.tick(flushCounts: true) }
     }
 
     /// One pass, blocking: events, counts when due, the leader's stream, upkeep. Passes run one
     /// at a time (the run loop's, then the last one on the way down).
-    func tick(flushCounts: Bool) {
+    @discardableResult
+    func tick(flushCounts: Bool) -> Bool {
         let started = DispatchTime.now().uptimeNanoseconds
-        writeEvents()
+        let busy = writeEvents()
         if flushCounts {
             let counts = registry.takeCounts()
             if !counts.isEmpty { unsentCounts.append(CountBatch(counts: counts)) }
@@ -119,7 +124,7 @@ final class AnalyticsService: Service, @unchecked Sendable {
         if postgres != nil, Date().timeIntervalSince(lastMaintenance) >= 3600 { maintain() }
         if flushCounts { lastFlushNanos.store(DispatchTime.now().uptimeNanoseconds - started, ordering: .relaxed) }
         unsentCountTotal.store(unsentCounts.reduce(0) { $0 + $1.total }, ordering: .relaxed)
-        unsentEventTotal.store(unsentEvents.reduce(0) { $0 + $1.count }, ordering: .relaxed)
+        return busy
     }
 
     // MARK: Counts
@@ -148,15 +153,22 @@ final class AnalyticsService: Service, @unchecked Sendable {
 
     // MARK: Events
 
-    private func writeEvents() {
-        while true {
-            let (evaluations, tracking) = events.take(limit: Self.eventsPerWrite)
-            if evaluations.isEmpty && tracking.isEmpty { break }
-            unsentEvents.append(EventBatch(evaluations: evaluations, tracking: tracking))
-            if evaluations.count + tracking.count < Self.eventsPerWrite { break }
-        }
+    /// Writes what the queue holds, a batch at a time, oldest first (after any batch kept from
+    /// a failed write). Returns whether the queue held a full batch or more: the run loop then
+    /// comes back at once rather than after a second.
+    @discardableResult
+    private func writeEvents() -> Bool {
         let oldest = Date().timeIntervalSince1970 - Double(configuration.retentionDays) * 86_400
-        while var batch = unsentEvents.first {
+        var busy = false
+        while true {
+            if unsentEvents.isEmpty {
+                let (evaluations, tracking) = events.take(limit: Self.eventsPerWrite)
+                if evaluations.isEmpty && tracking.isEmpty { break }
+                busy = evaluations.count + tracking.count >= Self.eventsPerWrite
+                unsentEvents.append(EventBatch(evaluations: evaluations, tracking: tracking))
+            }
+            unsentEventTotal.store(unsentEvents.reduce(0) { $0 + $1.count }, ordering: .relaxed)
+            var batch = unsentEvents[0]
             do {
                 if let store = try store() {
                     // Past the retention, an event would land in a partition that is dropped.
@@ -172,8 +184,15 @@ final class AnalyticsService: Service, @unchecked Sendable {
                 unsentEvents.removeFirst()
             } catch {
                 failed("writing events", error)
+                // Keeps what the queue holds within its capacity while the writes fail.
+                let (evaluations, tracking) = events.take()
+                if !evaluations.isEmpty || !tracking.isEmpty {
+                    unsentEvents.append(EventBatch(evaluations: evaluations, tracking: tracking))
+                }
+                busy = false
                 break
             }
+            if !busy { break }
         }
         var kept = unsentEvents.reduce(0) { $0 + $1.count }
         while kept > configuration.queueCapacity, !unsentEvents.isEmpty {
@@ -181,6 +200,8 @@ final class AnalyticsService: Service, @unchecked Sendable {
             kept -= lost.count
             eventsLost.add(UInt64(lost.count), ordering: .relaxed)
         }
+        unsentEventTotal.store(kept, ordering: .relaxed)
+        return busy
     }
 
     /// The partitions of the batch's days, and the ids of its environments.

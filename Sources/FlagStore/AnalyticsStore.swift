@@ -505,23 +505,48 @@ enum CopyText {
         data.append(last ? UInt8(ascii: "\n") : UInt8(ascii: "\t"))
     }
 
-    /// Unix seconds as `YYYY-MM-DD hh:mm:ss.ffffff+00`, which COPY reads as a timestamptz.
+    /// Unix seconds as `YYYY-MM-DD hh:mm:ss.ffffff+00`, which COPY reads as a timestamptz,
+    /// written digit by digit (this runs once per event).
     static func timestamp(_ seconds: Double, into data: inout [UInt8]) {
         let whole = Int64(seconds.rounded(.down))
-        let micros = Int64(((seconds - Double(whole)) * 1_000_000).rounded(.down))
+        let micros = min(999_999, Int64(((seconds - Double(whole)) * 1_000_000).rounded(.down)))
         let days = whole >= 0 ? whole / 86_400 : (whole - 86_399) / 86_400
         let secondOfDay = whole - days * 86_400
         let (year, month, day) = civil(fromDays: days)
-        var text = pad(year, 4) + "-" + pad(month, 2) + "-" + pad(day, 2) + " "
-        text += pad(secondOfDay / 3600, 2) + ":" + pad(secondOfDay / 60 % 60, 2) + ":" + pad(secondOfDay % 60, 2)
-        text += "." + pad(micros, 6) + "+00"
-        data.append(contentsOf: text.utf8)
-        data.append(UInt8(ascii: "\t"))
+        digits(year, 4, &data)
+        data.append(UInt8(ascii: "-"))
+        digits(month, 2, &data)
+        data.append(UInt8(ascii: "-"))
+        digits(day, 2, &data)
+        data.append(UInt8(ascii: " "))
+        digits(secondOfDay / 3600, 2, &data)
+        data.append(UInt8(ascii: ":"))
+        digits(secondOfDay / 60 % 60, 2, &data)
+        data.append(UInt8(ascii: ":"))
+        digits(secondOfDay % 60, 2, &data)
+        data.append(UInt8(ascii: "."))
+        digits(micros, 6, &data)
+        data.append(contentsOf: [UInt8(ascii: "+"), UInt8(ascii: "0"), UInt8(ascii: "0"), UInt8(ascii: "\t")])
     }
 
-    private static func pad(_ value: Int64, _ width: Int) -> String {
-        let digits = String(value)
-        return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
+    /// `value` (0 or more) in decimal, zero-padded to `width` digits.
+    private static func digits(_ value: Int64, _ width: Int, _ data: inout [UInt8]) {
+        var buffer: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var count = 0
+        var rest = max(0, value)
+        withUnsafeMutableBytes(of: &buffer) { bytes in
+            repeat {
+                bytes[count] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
+                count += 1
+            } while rest > 0 && count < 12
+            while count < width {
+                bytes[count] = UInt8(ascii: "0")
+                count += 1
+            }
+            for i in stride(from: count - 1, through: 0, by: -1) { data.append(bytes[i]) }
+        }
     }
 
     /// Howard Hinnant's days-from-civil inverse: the proleptic Gregorian date of a day count.

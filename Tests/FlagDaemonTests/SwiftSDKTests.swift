@@ -165,3 +165,34 @@ struct SwiftSDKTests {
         #expect(second.version == first.version)
     }
 }
+
+/// What the Swift SDK reports reaches PostgreSQL through the daemon's ingest routes.
+@Suite("The Swift SDK's reports in the daemon's analytics", .serialized)
+struct SwiftSDKReportingTests {
+    @Test func localEvaluationsAndTrackingEventsReachPostgreSQL() async throws {
+        let repo = try FlagRepository()
+        let database = try Services.database()
+        let port = freePort()
+        let daemon = try DaemonProcess.daemon(
+            repo: repo, postgres: database, extra: ["--analytics-flush", "1"], listen: "127.0.0.1:\(port)")
+        try await daemon.waitUntilListening()
+        var configuration = SwiftSDKTests.configuration(port: port, cacheFile: nil)
+        configuration.reporting = true
+        configuration.reportInterval = .milliseconds(300)
+        let client = FlagstaffClient(configuration: configuration)
+        let running = Task { try await client.run() }
+        defer { running.cancel() }
+        try await SwiftSDKTests.until(20, "the client is ready") { client.state == .ready }
+        for i in 0..<25 {
+            _ = client.bool("checkout", default: false, context: ["targetingKey": .string("user-\(i)")])
+        }
+        client.track("bought", context: ["targetingKey": "user-3"], value: 9.5)
+        try await eventually(20, "25 local evaluations counted in PostgreSQL") {
+            try count(database, "SELECT coalesce(sum(count), 0) FROM evaluation_counts WHERE flag_key = 'checkout'") == 25
+        }
+        try await eventually("the tracking event written") {
+            try count(database, "SELECT count(*) FROM tracking_events WHERE name = 'bought' AND value = 9.5") == 1
+        }
+        daemon.terminate()
+    }
+}
