@@ -60,7 +60,7 @@ public struct ExperimentReport: AnalyticsReport, Hashable {
                 + "\(variants.joined(separator: " / ")) where the split's weights \(weights.map(String.init).joined(separator: " / ")) "
                 + "expect \(test.expected.map { String(Int64($0.rounded())) }.joined(separator: " / ")) "
                 + "(chi-square \(Format.number(test.statistic)), df \(test.degreesOfFreedom), "
-                + "p \(Format.pValue(test.pValue)) < \(Statistics.mismatchThreshold)). Assignment or exposure "
+                + "p = \(String(format: "%.2g", test.pValue)), below \(Statistics.mismatchThreshold)). Assignment or exposure "
                 + "logging is skewed; do not trust the lift until the cause is found."
         }
     }
