@@ -17,6 +17,8 @@ let package = Package(
         .library(name: "FlagServer", targets: ["FlagServer"]),
         .library(name: "FlagNotify", targets: ["FlagNotify"]),
         .library(name: "FlagDaemon", targets: ["FlagDaemon"]),
+        // Usage, stale-flag and experiment reports over the analytics tables (SPEC §15).
+        .library(name: "FlagAnalytics", targets: ["FlagAnalytics"]),
         // Local evaluation in a Swift application (SPEC §16).
         .library(name: "FlagstaffSDK", targets: ["FlagstaffSDK"]),
         // The C interface (include/flagstaff.h). SwiftPM builds and tests it as a module;
@@ -63,6 +65,7 @@ let package = Package(
             dependencies: ["CLibPQ", "FlagModel", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(name: "FlagBus", dependencies: ["CHiredis"]),
+        .target(name: "FlagAnalytics", dependencies: ["FlagModel", "FlagStore"]),
         .target(
             name: "FlagServer",
             dependencies: [
@@ -107,7 +110,7 @@ let package = Package(
             name: "flagstaff",
             dependencies: [
                 "FlagModel", "FlagCompiler", "FlagEngine", "FlagDiff", "GitSource", "UnleashImport", "FlagStore",
-                "FlagBus", "FlagServer", "FlagDaemon", "FlagNotify",
+                "FlagBus", "FlagServer", "FlagDaemon", "FlagNotify", "FlagAnalytics",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -122,6 +125,8 @@ let package = Package(
         .testTarget(name: "FlagDiffTests", dependencies: ["FlagDiff", "FlagCompiler", "FlagEngine", "FlagModel"]),
         .testTarget(name: "GitSourceTests", dependencies: ["GitSource", "FlagCompiler", "FlagEngine", "FlagModel"]),
         .testTarget(name: "FlagStoreTests", dependencies: ["FlagStore", "FlagModel"]),
+        .testTarget(
+            name: "FlagAnalyticsTests", dependencies: ["FlagAnalytics", "FlagStore", "FlagModel", "FlagCompiler"]),
         .target(
             name: "FlagstaffSDK",
             dependencies: [

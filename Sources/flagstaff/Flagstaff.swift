@@ -9,7 +9,8 @@ struct Flagstaff: AsyncParsableCommand {
         version: flagstaffVersion,
         subcommands: [
             Validate.self, Compile.self, Eval.self, Test.self, Diff.self, Promote.self, Drift.self, DaemonCommand.self,
-            ReplicaCommand.self, Migrate.self, KeysCommand.self, Audit.self, Import.self, Init.self,
+            ReplicaCommand.self, Migrate.self, KeysCommand.self, Audit.self, Import.self, Init.self, Stats.self,
+            Stale.self, Experiment.self,
         ]
     )
 
