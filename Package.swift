@@ -99,7 +99,7 @@ let package = Package(
             name: "FlagDaemon",
             dependencies: [
                 "FlagModel", "FlagCompiler", "FlagEngine", "FlagDiff", "GitSource", "FlagStore", "FlagBus", "FlagServer",
-                "FlagNotify",
+                "FlagNotify", "FlagAnalytics",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
