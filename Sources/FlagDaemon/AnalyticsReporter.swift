@@ -100,7 +100,9 @@ struct AnalyticsReporter: AnalyticsReports {
             }
             return .success(RenderedReport(json: report.json, text: report.text, markdown: report.markdown))
         } catch {
-            return .failure(ReportFailure(error.cause == nil ? .badParameter : .unavailable, error.description))
+            // Parameters were checked and the flag found above: what is left is the database, or a
+            // flag that is not what the report needs (an experiment of a flag without a split).
+            return .failure(ReportFailure(error.cause == nil ? .conflict : .unavailable, error.description))
         }
     }
 }

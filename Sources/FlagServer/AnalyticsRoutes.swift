@@ -32,10 +32,11 @@ public struct RenderedReport: Sendable {
     }
 }
 
-/// Why a report could not be made: a bad parameter (400, naming it), an unknown flag (404),
-/// or the database (503).
+/// Why a report could not be made: a bad parameter (400, naming it), an unknown flag (404), a
+/// flag that is not what the report needs (409), or the database (503).
 public struct ReportFailure: Error, Sendable {
-    public enum Kind: Sendable { case badParameter, notFound, unavailable }
+    /// `conflict`: the flag is not what the report needs (an experiment of a flag without a split).
+    public enum Kind: Sendable { case badParameter, notFound, conflict, unavailable }
     public var kind: Kind
     public var message: String
 
@@ -109,7 +110,7 @@ extension FlagServer {
                 }
                 version = text
             }
-            guard case .int(let number)? = count["count"], number >= 0, number <= 1_000_000_000_000 else {
+            guard let number = Self.wholeNumber(count["count"]), number >= 0, number <= 1_000_000_000_000 else {
                 return Self.invalid("\(at).count must be an integer from 0 to 10^12")
             }
             let key = CountKey(
@@ -137,7 +138,7 @@ extension FlagServer {
             return Self.invalid("'events' has \(items.count) entries; at most \(Self.maxIngestItems) are accepted")
         }
         if let dropped = members["dropped"] {
-            guard case .int(let number) = dropped, number >= 0 else {
+            guard let number = Self.wholeNumber(dropped), number >= 0 else {
                 return Self.invalid("'dropped' must be a non-negative integer")
             }
             queue.countReportedDropped(number)
@@ -274,6 +275,19 @@ extension FlagServer {
         }
     }
 
+    /// An integer, also when written with a fraction of zero (`503.0`), as JSON Schema reads it.
+    static func wholeNumber(_ value: Value?) -> Int64? {
+        switch value {
+        case .int(let number)?: return number
+        case .double(let number)? where number.isFinite && number.rounded() == number:
+            // Beyond Int64 a number is clamped (the count checks then refuse it, `dropped` keeps it).
+            if number >= 9.2e18 { return .max }
+            if number <= -9.2e18 { return .min }
+            return Int64(number)
+        default: return nil
+        }
+    }
+
     static func invalid(_ details: String) -> Response {
         Responses.error(.badRequest, code: "INVALID_BODY", details: details)
     }
@@ -311,6 +325,7 @@ extension FlagServer {
             switch failure.kind {
             case .badParameter: return Responses.error(.badRequest, code: nil, details: failure.message)
             case .notFound: return Responses.error(.notFound, code: "FLAG_NOT_FOUND", details: failure.message)
+            case .conflict: return Responses.error(.conflict, code: nil, details: failure.message)
             case .unavailable: return Responses.error(.serviceUnavailable, code: nil, details: failure.message)
             }
         case .success(let rendered):

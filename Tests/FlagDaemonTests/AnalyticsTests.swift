@@ -227,6 +227,28 @@ struct AnalyticsTests {
             "POST", "/api/v1/events", body: #"{"events":[],"pad":""# + String(repeating: "x", count: 70_000) + #""}"#)
         #expect(huge.status == 413)
         #expect(try daemon.http("GET", "/api/v1/metrics").status == 405)
+
+        // The reports, over HTTP.
+        let usage = try daemon.http("GET", "/api/v1/analytics/flags/checkout/usage?granularity=day&days=366")
+        #expect(usage.status == 200, "\(usage.body)")
+        #expect(usage.body.contains("1240"), "the usage report sums what was reported: \(usage.body)")
+        let markdown = try daemon.http("GET", "/api/v1/analytics/flags/checkout/usage?days=366&format=markdown")
+        #expect(markdown.status == 200 && markdown.body.contains("|"), "\(markdown.body)")
+        let stale = try daemon.http("GET", "/api/v1/analytics/stale?days=30&format=json")
+        #expect(stale.status == 200, "\(stale.body)")
+        #expect(stale.body.contains("banner") && stale.body.contains("never"), "banner was never evaluated: \(stale.body)")
+        for (path, status, named) in [
+            ("/api/v1/analytics/flags/nope/usage", 404, "nope"),
+            ("/api/v1/analytics/flags/checkout/usage?days=0", 400, "days"),
+            ("/api/v1/analytics/flags/checkout/usage?granularity=week", 400, "granularity"),
+            ("/api/v1/analytics/flags/checkout/experiment", 400, "event"),
+            ("/api/v1/analytics/flags/checkout/experiment?event=bought", 409, "split"),
+            ("/api/v1/analytics/stale?format=yaml", 400, "format"),
+        ] {
+            let refused = try daemon.http("GET", path)
+            #expect(refused.status == status, "\(path): \(refused.body)")
+            #expect(refused.body.contains(named), "\(path) names \(named): \(refused.body)")
+        }
         daemon.terminate()
 
         let off = try DaemonProcess.daemon(repo: repo, postgres: database, extra: ["--analytics-flush", "0"])
