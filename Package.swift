@@ -156,6 +156,7 @@ let package = Package(
             name: "FlagServerTests",
             dependencies: [
                 "FlagServer", "FlagModel", "FlagEngine", "FlagCompiler",
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         .testTarget(

@@ -8,10 +8,11 @@ import Synchronization
 /// Evaluation and tracking events waiting to be written, in a bounded queue that an
 /// evaluation never waits on: when it is full, the event is dropped and counted.
 ///
-/// An evaluation only appends a reference to its snapshot, a few integers and its context
-/// (already parsed, shared rather than copied). Everything that costs — hashing the targeting
-/// key, keeping only the attributes the manifest allows, encoding JSON — happens in `take`,
-/// on the writer's thread.
+/// An evaluation only appends a reference to its snapshot, a few integers, its targeting key
+/// and the context attributes the manifest keeps (nothing else of the context is held: a big
+/// context cannot fill memory through the queue, and an attribute the manifest does not keep
+/// never waits here). Hashing the key and encoding JSON happen in `take`, on the writer's
+/// thread.
 public final class EventQueue: @unchecked Sendable {
     enum Kind {
         /// Evaluated here: flag index and decision in `snapshot`.
@@ -25,8 +26,45 @@ public final class EventQueue: @unchecked Sendable {
         var time: Double
         var snapshot: ActiveSnapshot
         var kind: Kind
-        var context: [String: Value]
+        /// The context's `targetingKey` as text (a number or a boolean as evaluation reads it).
+        var targetingKey: String?
+        /// Whether `targetingKey` is already its SHA-256 (a key too long to hold as given).
+        var keyHashed = false
+        /// The attributes `analytics.keep` lists that the context has; empty for none.
+        var kept: [String: Value]
+
+        init(time: Double, snapshot: ActiveSnapshot, kind: Kind, context: [String: Value]) {
+            self.time = time
+            self.snapshot = snapshot
+            self.kind = kind
+            // What waits here is bounded whatever the request: a targeting key over
+            // `maxKept` bytes is hashed now, and only scalars of at most that size are kept.
+            switch context["targetingKey"] {
+            case .string(let key)? where key.utf8.count > EventQueue.maxKept:
+                targetingKey = EventQueue.hashed(key)
+                keyHashed = true
+            case .string(let key)?: targetingKey = key
+            case .int(let number)?: targetingKey = String(number)
+            case .double(let number)?: targetingKey = String(number)
+            case .bool(let flag)?: targetingKey = flag ? "true" : "false"
+            default: targetingKey = nil
+            }
+            var kept: [String: Value] = [:]
+            for name in snapshot.snapshot.analytics.keep {
+                switch context[name] {
+                case .string(let text)? where text.utf8.count <= EventQueue.maxKept: kept[name] = .string(text)
+                case .int(let number)?: kept[name] = .int(number)
+                case .double(let number)?: kept[name] = .double(number)
+                case .bool(let flag)?: kept[name] = .bool(flag)
+                default: break
+                }
+            }
+            self.kept = kept
+        }
     }
+
+    /// The longest targeting key stored as given, and the longest kept attribute (bytes).
+    static let maxKept = 1024
 
     public let capacity: Int
     private let lock = NSLock()
@@ -130,8 +168,8 @@ public final class EventQueue: @unchecked Sendable {
         var tracking: [TrackingEventRow] = []
         for event in taken {
             let policy = event.snapshot.snapshot.analytics
-            let key = Self.targetingKey(event.context, policy: policy)
-            let context = Self.kept(event.context, policy: policy)
+            let key = event.targetingKey.map { policy.targetingKey == .plain || event.keyHashed ? $0 : Self.hashed($0) }
+            let context = event.kept.isEmpty ? nil : CanonicalJSON.encode(.object(event.kept))
             let project = event.snapshot.project
             let environment = event.snapshot.environment
             switch event.kind {
@@ -158,21 +196,6 @@ public final class EventQueue: @unchecked Sendable {
         return (evaluations, tracking)
     }
 
-    /// The targeting key as stored: SHA-256 hex unless the policy keeps it plain.
-    static func targetingKey(_ context: [String: Value], policy: AnalyticsPolicy) -> String? {
-        let key: String
-        switch context["targetingKey"] {
-        case .string(let text)?: key = text
-        // As evaluation reads them: a number or a boolean is its text.
-        case .int(let number)?: key = String(number)
-        case .double(let number)?: key = String(number)
-        case .bool(let flag)?: key = flag ? "true" : "false"
-        default: return nil
-        }
-        if policy.targetingKey == .plain { return key }
-        return hashed(key)
-    }
-
     /// SHA-256 of the targeting key, lower-case hex: the same user gets the same digest on every
     /// server, which is what experiment reports count by.
     public static func hashed(_ key: String) -> String {
@@ -185,15 +208,5 @@ public final class EventQueue: @unchecked Sendable {
             out.append(hex[Int(byte & 0x0F)])
         }
         return String(decoding: out, as: UTF8.self)
-    }
-
-    /// The attributes `policy.keep` lists, as canonical JSON; nil when none of them is present.
-    static func kept(_ context: [String: Value], policy: AnalyticsPolicy) -> String? {
-        guard !policy.keep.isEmpty else { return nil }
-        var kept: [String: Value] = [:]
-        for name in policy.keep {
-            if let value = context[name] { kept[name] = value }
-        }
-        return kept.isEmpty ? nil : CanonicalJSON.encode(.object(kept))
     }
 }
