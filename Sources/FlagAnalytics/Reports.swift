@@ -21,6 +21,19 @@ public enum Reports {
             buckets: buckets)
     }
 
+    /// Usage of `flag` over the last `days` days up to `now`, in whole buckets: the first hour
+    /// or day is counted from its start.
+    public static func usage(
+        store: AnalyticsStore, project: String, environment: String, flag: String, days: Int,
+        granularity: UsageGranularity, now: Date
+    ) throws(ReportError) -> UsageReport {
+        let step = granularity == .hour ? 3600.0 : 86_400.0
+        let from = ((now.timeIntervalSince1970 - Double(days) * 86_400) / step).rounded(.down) * step
+        return try usage(
+            store: store, project: project, environment: environment, flag: flag,
+            from: Date(timeIntervalSince1970: from), to: now, granularity: granularity)
+    }
+
     /// The stale flags of `snapshot`'s environment as of `now`, over the last `days` days.
     public static func stale(store: AnalyticsStore, snapshot: Snapshot, now: Date, days: Int) throws(ReportError)
         -> StaleReport

@@ -59,7 +59,7 @@ struct AnalyticsReporter: AnalyticsReports {
             if let missing = known(flag) { return .failure(missing) }
             let granularity: UsageGranularity
             switch query.parameters["granularity"] {
-            case nil: granularity = .hour
+            case nil: granularity = .day
             case let text?:
                 guard let parsed = UsageGranularity(rawValue: text) else {
                     return .failure(ReportFailure(.badParameter, "granularity must be hour or day, not '\(text)'"))
@@ -85,12 +85,9 @@ struct AnalyticsReporter: AnalyticsReports {
             let report: any AnalyticsReport
             switch request {
             case .usage(let flag, let days, let granularity):
-                // Whole buckets, as `flagstaff stats` reads them: the first counted from its start.
-                let step = granularity == .hour ? 3600.0 : 86_400.0
-                let from = ((now.timeIntervalSince1970 - Double(days) * 86_400) / step).rounded(.down) * step
                 report = try Reports.usage(
                     store: store, project: snapshot.project, environment: snapshot.environment, flag: flag,
-                    from: Date(timeIntervalSince1970: from), to: now, granularity: granularity)
+                    days: days, granularity: granularity, now: now)
             case .stale(let days):
                 report = try Reports.stale(store: store, snapshot: snapshot, now: now, days: days)
             case .experiment(let flag, let event, let days):

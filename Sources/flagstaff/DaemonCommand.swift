@@ -46,12 +46,7 @@ struct DaemonCommand: AsyncParsableCommand {
     var notifyFormat: String?
     @Option(help: "Give up a notification still undelivered this long after its event (default: 24h).")
     var notifyMaxAge: String?
-    @Option(help: "Seconds between flushes of evaluation counts; 0 turns analytics off (default: 10).")
-    var analyticsFlush: String?
-    @Option(help: "How long evaluation and tracking events are kept, in days or as 30d (default: 30).")
-    var eventsRetention: String?
-    @Option(help: "Events waiting to be written before more are dropped and counted (default: 100000).")
-    var eventsQueue: String?
+    @OptionGroup var analytics: AnalyticsOptions
 
     func run() async throws {
         let settings = try Settings(configFile: config)
@@ -74,7 +69,7 @@ struct DaemonCommand: AsyncParsableCommand {
         configuration.mirror = settings.value("mirror", mirror)
         configuration.migrations = settings.value("migrations", migrations)
         configuration.notify = try Self.notifications(settings, notify, notifySecret, notifyFormat, notifyMaxAge)
-        configuration.analytics = try Self.analytics(settings, analyticsFlush, eventsRetention, eventsQueue)
+        configuration.analytics = try analytics.configuration(settings)
 
         JSONLogHandler.bootstrap()
         let logger = Logger(label: "flagstaff.daemon")
@@ -125,31 +120,6 @@ struct DaemonCommand: AsyncParsableCommand {
         return configuration
     }
 
-    /// `--analytics-flush` (0: off), `--events-retention` (days, `30` or `30d`), `--events-queue`.
-    static func analytics(
-        _ settings: Settings, _ flush: String?, _ retention: String?, _ queue: String?
-    ) throws -> AnalyticsConfiguration? {
-        var analytics = AnalyticsConfiguration()
-        if let text = settings.value("analytics-flush", flush) {
-            if text == "0" || text == "off" { return nil }
-            analytics.flushInterval = try Settings.seconds(text, option: "analytics-flush")
-        }
-        if let text = settings.value("events-retention", retention) {
-            let digits = text.hasSuffix("d") ? String(text.dropLast()) : text
-            guard let days = Int(digits), days >= 1 else {
-                throw ValidationError("--events-retention '\(text)' must be a whole number of days, at least 1 (such as 30 or 30d)")
-            }
-            analytics.retentionDays = days
-        }
-        if let text = settings.value("events-queue", queue) {
-            guard let capacity = Int(text), capacity >= 1 else {
-                throw ValidationError("--events-queue '\(text)' must be a whole number of events, at least 1")
-            }
-            analytics.queueCapacity = capacity
-        }
-        return analytics
-    }
-
     static func rateLimit(_ settings: Settings, _ rate: String?, _ burst: String?) throws -> RateLimiter.Configuration {
         guard let text = settings.value("rate-limit", rate) else { return .off }
         guard let perSecond = Double(text), perSecond >= 0 else {
@@ -186,12 +156,7 @@ struct ReplicaCommand: AsyncParsableCommand {
     var idleTimeout: String?
     @Option(help: "Serve only this project (repeatable).") var project: [String] = []
     @Option(help: "Serve only this environment (repeatable).") var environment: [String] = []
-    @Option(help: "Seconds between flushes of evaluation counts; 0 turns analytics off (default: 10).")
-    var analyticsFlush: String?
-    @Option(help: "How long evaluation and tracking events are kept, in days or as 30d (default: 30).")
-    var eventsRetention: String?
-    @Option(help: "Events waiting to be written before more are dropped and counted (default: 100000).")
-    var eventsQueue: String?
+    @OptionGroup var analytics: AnalyticsOptions
 
     func run() async throws {
         let settings = try Settings(configFile: config)
@@ -207,7 +172,7 @@ struct ReplicaCommand: AsyncParsableCommand {
         configuration.noAuth = settings.flag("no-auth", noAuth)
         configuration.rateLimit = try DaemonCommand.rateLimit(settings, rateLimit, rateBurst)
         configuration.idleTimeout = try Settings.idleTimeout(settings, idleTimeout)
-        configuration.analytics = try DaemonCommand.analytics(settings, analyticsFlush, eventsRetention, eventsQueue)
+        configuration.analytics = try analytics.configuration(settings)
         configuration.projects = Set(project.isEmpty ? (settings.value("project", nil).map { [$0] } ?? []) : project)
         configuration.environments = Set(
             environment.isEmpty ? (settings.value("environment", nil).map { [$0] } ?? []) : environment)
@@ -223,5 +188,38 @@ struct ReplicaCommand: AsyncParsableCommand {
             printError("error: \(error)")
             throw ExitStatus.failed
         }
+    }
+}
+
+/// The analytics options of `daemon` and `replica` (docs/analytics.md).
+struct AnalyticsOptions: ParsableArguments {
+    @Option(help: "Seconds between flushes of evaluation counts; 0 turns analytics off (default: 10).")
+    var analyticsFlush: String?
+    @Option(help: "How long evaluation and tracking events are kept, in days or as 30d (default: 30).")
+    var eventsRetention: String?
+    @Option(help: "Events waiting to be written before more are dropped and counted (default: 100000).")
+    var eventsQueue: String?
+
+    /// `--analytics-flush` (0: off), `--events-retention` (days, `30` or `30d`), `--events-queue`.
+    func configuration(_ settings: Settings) throws -> AnalyticsConfiguration? {
+        var analytics = AnalyticsConfiguration()
+        if let text = settings.value("analytics-flush", analyticsFlush) {
+            if text == "0" || text == "off" { return nil }
+            analytics.flushInterval = try Settings.seconds(text, option: "analytics-flush")
+        }
+        if let text = settings.value("events-retention", eventsRetention) {
+            let digits = text.hasSuffix("d") ? String(text.dropLast()) : text
+            guard let days = Int(digits), days >= 1 else {
+                throw ValidationError("--events-retention '\(text)' must be a whole number of days, at least 1 (such as 30 or 30d)")
+            }
+            analytics.retentionDays = days
+        }
+        if let text = settings.value("events-queue", eventsQueue) {
+            guard let capacity = Int(text), capacity >= 1 else {
+                throw ValidationError("--events-queue '\(text)' must be a whole number of events, at least 1")
+            }
+            analytics.queueCapacity = capacity
+        }
+        return analytics
     }
 }

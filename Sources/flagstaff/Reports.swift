@@ -90,14 +90,10 @@ struct Stats: ParsableCommand {
 
     func run() throws {
         let (analytics, _, environment) = try options.open()
-        let now = Date()
-        // Whole buckets: the first hour or day is counted from its start.
-        let step = granularity == .hour ? 3600.0 : 86_400.0
-        let from = Date(timeIntervalSince1970: ((now.timeIntervalSince1970 - Double(days) * 86_400) / step).rounded(.down) * step)
         let report = try reporting {
             try Reports.usage(
                 store: analytics, project: environment.project, environment: environment.environment, flag: flag,
-                from: from, to: now, granularity: granularity)
+                days: days, granularity: granularity, now: Date())
         }
         options.print(report)
     }
