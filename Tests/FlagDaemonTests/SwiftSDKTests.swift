@@ -53,11 +53,13 @@ struct SwiftSDKTests {
         #expect(client.bool("checkout", default: false, context: ["targetingKey": "u-1"]).value)
         #expect(!client.bool("checkout", default: true, context: ["targetingKey": "u-2"]).value)
 
-        // Three commits, each timed from the end of `git commit` to the client serving it; the
-        // median must be under a second (the suite shares two cores with every other test).
+        // Five commits, each timed from the end of `git commit` to the client serving it; the
+        // median must be under a second. Alone this takes 0.2 s; the suite shares two cores with
+        // every other test, and a burst of load (the experiment tests' 130,000 events) has held
+        // two of three commits past a second, so the median is of five.
         var revisions = client.revisions().makeAsyncIterator()
         var times: [Duration] = []
-        for (i, rollout) in [100, 50, 100].enumerated() {
+        for (i, rollout) in [100, 50, 100, 50, 100].enumerated() {
             try repo.setFlag("checkout", rollout: rollout)
             try repo.commit("checkout at \(rollout) %")
             let committed = ContinuousClock.now
@@ -65,7 +67,7 @@ struct SwiftSDKTests {
             times.append(ContinuousClock.now - committed)
             #expect(next?.revision == Int64(i + 2))
         }
-        let median = times.sorted()[1]
+        let median = times.sorted()[2]
         print("Swift SDK: commits reached the client in \(times.map { "\($0)" }.joined(separator: ", ")); median \(median)")
         #expect(median < .seconds(1), "commits reached the client in \(times)")
         #expect(client.bool("checkout", default: false, context: ["targetingKey": "u-2"]).value)
@@ -74,15 +76,15 @@ struct SwiftSDKTests {
         daemon.kill9()
         try await Self.until(10, "the client says it is stale") { Self.isStale(client.state) }
         #expect(client.bool("checkout", default: false, context: ["targetingKey": "u-2"]).value, "still serving")
-        #expect(client.revision == 4)
+        #expect(client.revision == 6)
 
         // A commit while the daemon is down is served once it is back.
         try repo.setFlag("checkout", rollout: 0)
         try repo.commit("checkout back to staff only")
         daemon = try DaemonProcess.daemon(repo: repo, postgres: database, listen: "127.0.0.1:\(port)")
         try await daemon.waitUntilListening()
-        try await Self.until(20, "the client catches up with revision 5") {
-            client.state == .ready && client.revision == 5
+        try await Self.until(20, "the client catches up with revision 7") {
+            client.state == .ready && client.revision == 7
         }
         #expect(!client.bool("checkout", default: true, context: ["targetingKey": "u-2"]).value)
         daemon.terminate()
