@@ -192,6 +192,56 @@ struct AnalyticsTests {
         daemon.terminate()
     }
 
+    @Test func aReplicasEventsReachPostgreSQLThroughTheLeader() async throws {
+        let redisServer = try PrivateRedis()
+        defer { redisServer.stop() }
+        let repo = try FlagRepository()
+        try repo.write([
+            "flagstaff.yaml": """
+            version: 1
+            organization: acme
+            projects: { shop: {} }
+            environments:
+              production: { branch: main, production: true }
+              staging: { branch: staging }
+            analytics:
+              keep: [plan]
+            """,
+            "shop/flags/checkout.yaml": "events: true\ndefault: on\n",
+        ])
+        try repo.commit("record checkout's evaluations")
+        let database = try Services.database()
+        let prefix = Services.prefix()
+        let daemon = try DaemonProcess.daemon(
+            repo: repo, postgres: database, redis: redisServer.url, prefix: prefix, extra: ["--analytics-flush", "1"])
+        try await daemon.waitUntilListening()
+        let replica = try DaemonProcess(
+            ["replica", "--redis", redisServer.url, "--redis-prefix", prefix, "--no-auth", "--analytics-flush", "1"])
+        try await replica.waitUntilListening()
+        try await eventually("the replica serves events: true") {
+            try replica.http("GET", "/api/v1/snapshot").body.contains(#""events":1"#)
+        }
+        let context = #"{"context":{"targetingKey":"user-7","email":"ana@example.com","plan":"pro"}}"#
+        for _ in 0..<3 {
+            #expect(try replica.http("POST", "/ofrep/v1/evaluate/flags/checkout", body: context).status == 200)
+        }
+        let tracking = try replica.http(
+            "POST", "/api/v1/events",
+            body: #"{"events":[{"kind":"tracking","name":"bought","context":{"targetingKey":"user-7","email":"ana@example.com"}}]}"#)
+        #expect(tracking.status == 202, "\(tracking.body)")
+        try await eventually(20, "the replica's three events are written by the leader") {
+            try count(database, "SELECT count(*) FROM evaluation_events WHERE flag_key = 'checkout'") == 3
+        }
+        try await eventually("and its tracking event") { try count(database, "SELECT count(*) FROM tracking_events") == 1 }
+        let rows = try PostgresConnection(url: database).query(
+            "SELECT DISTINCT targeting_key, context::text FROM evaluation_events")
+        #expect(rows == [[sha256Hex("user-7"), #"{"plan": "pro"}"#]])
+        let dump = try Spawn.run(["pg_dump", "--data-only", database]).output
+        #expect(!dump.contains("ana@example.com"))
+        replica.terminate()
+        daemon.terminate()
+    }
+
     @Test func theIngestRoutesAcceptSDKReportsAndNameWhatIsWrong() async throws {
         let repo = try FlagRepository()
         let database = try Services.database()
