@@ -15,7 +15,7 @@ import threading
 import time
 import urllib.request
 
-from support import commit_repository, logged_port, check, failures
+from support import commit_repository, fresh_database, logged_port, check, failures
 
 from flagstaff import FlagstaffClient, State
 from flagstaff.provider import FlagstaffProvider
@@ -65,8 +65,9 @@ def commit(repo, path, text, message):
 class Daemon:
     """`flagstaff daemon --no-auth` on a port of its own (the same one again after a restart)."""
 
-    def __init__(self, repo, work):
+    def __init__(self, repo, work, extra=()):
         self.repo, self.work = repo, work
+        self.extra = list(extra)
         self.port = 0
         self.process = None
         self.starts = 0
@@ -78,7 +79,7 @@ class Daemon:
         with open(log_path, "w") as log:
             self.process = subprocess.Popen(
                 [BIN, "daemon", "--repo", self.repo, "--no-auth", "--listen", f"127.0.0.1:{self.port}",
-                 "--poll-interval", "0.2"], stdout=subprocess.DEVNULL, stderr=log, env=env)
+                 "--poll-interval", "0.2", *self.extra], stdout=subprocess.DEVNULL, stderr=log, env=env)
         deadline = time.time() + 60
         port = logged_port(log_path, deadline)
         if port is None:
@@ -105,6 +106,39 @@ class Daemon:
         if self.process and self.process.poll() is None:
             self.process.terminate()
             self.process.wait(timeout=30)
+
+
+def reporting_reaches_postgres(work, repo):
+    """What the client counts and tracks reaches the daemon's analytics tables."""
+    admin = os.environ.get("FLAGSTAFF_TEST_POSTGRES_URL")
+    if not admin:
+        check(False, "FLAGSTAFF_TEST_POSTGRES_URL is set (run this through scripts/test.sh)")
+        return
+    database = fresh_database(admin, "pysdk_reporting")
+    os.makedirs(work, exist_ok=True)
+    daemon = Daemon(repo, work, extra=["--postgres", database, "--analytics-flush", "1"])
+    daemon.start()
+
+    def scalar(sql):
+        out = subprocess.run(["psql", "-tA", database, "-c", sql], capture_output=True, text=True).stdout.strip()
+        return int(out or 0)
+
+    try:
+        client = FlagstaffClient(daemon.url, None, project="shop", environment="production", flush_interval=0.3,
+                                 backoff_initial=0.1, backoff_max=0.5)
+        for i in range(20):
+            client.bool("dark-mode", False, {"targetingKey": f"u-{i}"})
+        client.track("bought", {"targetingKey": "u-3", "email": "ana@example.com"}, value=4.0)
+        client.close()
+        check(wait_for(lambda: scalar("SELECT coalesce(sum(count), 0) FROM evaluation_counts "
+                                      "WHERE flag_key = 'dark-mode'") == 20, 15),
+              "the Python client's 20 evaluations are counted in PostgreSQL")
+        check(wait_for(lambda: scalar("SELECT count(*) FROM tracking_events WHERE name = 'bought' AND value = 4") == 1,
+                       15), "its tracking event is written")
+        check(scalar("SELECT count(*) FROM tracking_events WHERE context::text LIKE '%ana@%'") == 0,
+              "an attribute the manifest does not keep is not stored")
+    finally:
+        daemon.stop()
 
 
 def main():
@@ -201,6 +235,7 @@ def main():
         check(offline.state is State.READY and offline.string("banner", "x", STAFF) == "Hey"
               and offline.bool("dark-mode", True, {"targetingKey": "u-9"}) is False,
               "offline mode from `flagstaff compile` output")
+        reporting_reaches_postgres(os.path.join(work, "reporting"), repo)
     finally:
         if provider is not None:
             api.shutdown()
