@@ -43,7 +43,9 @@ final class AnalyticsService: Service, @unchecked Sendable {
     let postgres: String?
     let redis: String?
     let streamKey: String
-    let pool: NIOThreadPool
+    /// A thread of its own: a database that is down makes every connection attempt wait, and
+    /// that must not hold the threads the sync loop and the key reloads run on.
+    let pool = NIOThreadPool(numberOfThreads: 1)
     let logger: Logger
     /// Whether this daemon leads (reads the stream); always false on a replica.
     let isLeader: @Sendable () -> Bool
@@ -56,6 +58,10 @@ final class AnalyticsService: Service, @unchecked Sendable {
     private var environmentIDs: [EnvironmentName: Int64] = [:]
     private var lastMaintenance: Date = .distantPast
     private var groupReady = false
+    /// After a failure, writes wait until then (doubling up to 30 s) rather than retrying and
+    /// waiting on a dead database every second.
+    private var retryAt: ContinuousClock.Instant?
+    private var retryDelay: Duration = .zero
     // For the metrics, read while a pass may be running (the state above is the pass's own:
     // passes run one at a time).
     private let countsFlushed = Atomic<UInt64>(0)
@@ -71,7 +77,7 @@ final class AnalyticsService: Service, @unchecked Sendable {
 
     init(
         configuration: AnalyticsConfiguration, registry: SnapshotRegistry, events: EventQueue, postgres: String?,
-        redis: String?, redisPrefix: String, pool: NIOThreadPool, logger: Logger,
+        redis: String?, redisPrefix: String, logger: Logger,
         isLeader: @escaping @Sendable () -> Bool
     ) {
         self.configuration = configuration
@@ -80,7 +86,7 @@ final class AnalyticsService: Service, @unchecked Sendable {
         self.postgres = postgres
         self.redis = redis
         self.streamKey = redisPrefix + ":analytics"
-        self.pool = pool
+        pool.start()
         self.logger = logger
         self.isLeader = isLeader
         registry.collectCounts()
@@ -106,22 +112,37 @@ final class AnalyticsService: Service, @unchecked Sendable {
             }
         }
         // What is counted so far goes out on the way down.
-        _ = try? await pool.runIfActive { self.tick(flushCounts: true) }
+        _ = try? await pool.runIfActive { self.tick(flushCounts: true, last: true) }
+        try? await pool.shutdownGracefully()
     }
 
     /// One pass, blocking: events, counts when due, the leader's stream, upkeep. Passes run one
     /// at a time (the run loop's, then the last one on the way down).
     @discardableResult
-    func tick(flushCounts: Bool) -> Bool {
+    func tick(flushCounts: Bool, last: Bool = false) -> Bool {
         let started = DispatchTime.now().uptimeNanoseconds
-        let busy = writeEvents()
         if flushCounts {
             let counts = registry.takeCounts()
             if !counts.isEmpty { unsentCounts.append(CountBatch(counts: counts)) }
-            sendCounts()
         }
+        if !last, let retryAt, ContinuousClock.now < retryAt {
+            // Waiting after a failure: what is counted and queued waits too (bounded).
+            trimUnsentEvents()
+            unsentCountTotal.store(unsentCounts.reduce(0) { $0 + $1.total }, ordering: .relaxed)
+            return false
+        }
+        let failuresBefore = flushFailures.load(ordering: .relaxed)
+        let busy = writeEvents()
+        if flushCounts { sendCounts() }
         if postgres != nil, redis != nil, isLeader() { readStream() }
         if postgres != nil, Date().timeIntervalSince(lastMaintenance) >= 3600 { maintain() }
+        if flushFailures.load(ordering: .relaxed) == failuresBefore {
+            retryAt = nil
+            retryDelay = .zero
+        } else {
+            retryDelay = min(.seconds(30), max(.seconds(1), retryDelay * 2))
+            retryAt = ContinuousClock.now + retryDelay
+        }
         if flushCounts { lastFlushNanos.store(DispatchTime.now().uptimeNanoseconds - started, ordering: .relaxed) }
         unsentCountTotal.store(unsentCounts.reduce(0) { $0 + $1.total }, ordering: .relaxed)
         return busy
@@ -194,6 +215,18 @@ final class AnalyticsService: Service, @unchecked Sendable {
             }
             if !busy { break }
         }
+        trimUnsentEvents()
+        return busy
+    }
+
+    /// Keeps the events taken and not yet written within the queue's capacity, dropping (and
+    /// counting) the oldest batches.
+    private func trimUnsentEvents() {
+        if unsentEvents.isEmpty, events.depth >= configuration.queueCapacity {
+            // A full queue while writes wait: move it here so that new events are kept, not old.
+            let (evaluations, tracking) = events.take()
+            unsentEvents.append(EventBatch(evaluations: evaluations, tracking: tracking))
+        }
         var kept = unsentEvents.reduce(0) { $0 + $1.count }
         while kept > configuration.queueCapacity, !unsentEvents.isEmpty {
             let lost = unsentEvents.removeFirst()
@@ -201,7 +234,6 @@ final class AnalyticsService: Service, @unchecked Sendable {
             eventsLost.add(UInt64(lost.count), ordering: .relaxed)
         }
         unsentEventTotal.store(kept, ordering: .relaxed)
-        return busy
     }
 
     /// The partitions of the batch's days, and the ids of its environments.

@@ -45,7 +45,7 @@ public enum Daemon {
             return AnalyticsService(
                 configuration: analytics, registry: registry, events: EventQueue(capacity: analytics.queueCapacity),
                 postgres: configuration.postgres, redis: configuration.redis, redisPrefix: configuration.redisPrefix,
-                pool: pool, logger: logger, isLeader: { engine.isLeader })
+                logger: logger, isLeader: { engine.isLeader })
         }
         if let analytics { metrics.addSource { analytics.metricsText() } }
         let doorbell = Wakeup()

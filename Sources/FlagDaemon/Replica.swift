@@ -57,7 +57,7 @@ public enum Replica {
             AnalyticsService(
                 configuration: analytics, registry: registry, events: EventQueue(capacity: analytics.queueCapacity),
                 postgres: configuration.postgres, redis: configuration.redis, redisPrefix: configuration.redisPrefix,
-                pool: pool, logger: logger, isLeader: { false })
+                logger: logger, isLeader: { false })
         }
         if let analytics { metrics.addSource { analytics.metricsText() } }
         var serverConfiguration = FlagServer.Configuration(

@@ -82,7 +82,11 @@ extension FlagServer {
             guard case .string(let text) = window, let instant = Timestamp.parse(text) else {
                 return Self.invalid("'windowStart' must be an RFC 3339 time, such as 2026-11-30T08:00:00Z")
             }
-            start = Date(timeIntervalSince1970: Double(instant.seconds))
+            // A window from a clock ahead is counted now; one from before the last week (an SDK
+            // that kept a window that long) in the hour a week ago, so that a wrong clock cannot
+            // spread counts over years.
+            let earliest = now.timeIntervalSince1970 - 7 * 86_400
+            start = Date(timeIntervalSince1970: min(max(Double(instant.seconds), earliest), now.timeIntervalSince1970))
         }
         let hour = CountKey.hour(of: Int64(start.timeIntervalSince1970.rounded(.down)))
         var counts: [CountKey: UInt64] = [:]
@@ -154,7 +158,9 @@ extension FlagServer {
                 guard case .string(let text) = given, let instant = Timestamp.parse(text) else {
                     return Self.invalid("\(at).time must be an RFC 3339 time, such as 2026-11-30T08:00:03.120Z")
                 }
-                time = Double(instant.seconds) + Double(instant.nanos) / 1e9
+                // An event from a clock ahead is filed now: a time years ahead would make a day's
+                // partition for it. One past the retention is dropped by the writer.
+                time = min(Double(instant.seconds) + Double(instant.nanos) / 1e9, now)
             }
             var context: [String: Value] = [:]
             if let given = event["context"], given != .null {

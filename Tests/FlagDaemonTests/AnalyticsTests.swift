@@ -81,6 +81,29 @@ struct AnalyticsTests {
         daemon.terminate()
     }
 
+    @Test func countsWaitInMemoryWhilePostgreSQLIsDownAndEvaluationsGoOn() async throws {
+        let server = try PrivatePostgres()
+        let repo = try FlagRepository()
+        let daemon = try DaemonProcess.daemon(repo: repo, postgres: server.url, extra: ["--analytics-flush", "1"])
+        try await daemon.waitUntilListening()
+        try await eventually("revision 1") { try servedRevision(daemon.port) == 1 }
+        try Self.evaluate(daemon.port, flag: "checkout", times: 5)
+        try await eventually(20, "5 counted") { try Self.counted(server.url, "checkout") == 5 }
+
+        server.stop()
+        try Self.evaluate(daemon.port, flag: "checkout", times: 7)
+        try await eventually(20, "the failed flush is seen and the 7 wait") {
+            let metrics = try daemon.http("GET", "/metrics").body
+            return metrics.contains("flagstaff_analytics_unsent_counts 7")
+                && !metrics.contains("flagstaff_analytics_flush_failures_total 0\n")
+        }
+        try server.start()
+        try await eventually(45, "the 7 are written once PostgreSQL is back") { (try? Self.counted(server.url, "checkout")) == 12 }
+        try await Task.sleep(for: .seconds(1.5))
+        #expect(try Self.counted(server.url, "checkout") == 12, "and only once")
+        daemon.terminate()
+    }
+
     @Test func aLeaderKilledAfterWritingAReplicasBatchAndBeforeAcknowledgingItCountsItOnce() async throws {
         let redisServer = try PrivateRedis()
         defer { redisServer.stop() }
@@ -248,15 +271,28 @@ struct AnalyticsTests {
         let daemon = try DaemonProcess.daemon(repo: repo, postgres: database, extra: ["--analytics-flush", "1"])
         try await daemon.waitUntilListening()
         try await eventually("revision 1") { try servedRevision(daemon.port) == 1 }
+        // A window that started an hour and a half ago is counted in that hour.
+        let formatter = ISO8601DateFormatter()
+        let windowStart = Date().addingTimeInterval(-5_400)
+        let hour = Date(timeIntervalSince1970: (windowStart.timeIntervalSince1970 / 3600).rounded(.down) * 3600)
         let accepted = try daemon.http(
             "POST", "/api/v1/metrics",
-            body: #"{"sdk":"flagstaff-swift/0.1.0","windowStart":"2026-11-30T08:00:00.000Z","windowEnd":"2026-11-30T08:00:10.000Z","counts":[{"flag":"checkout","variant":"on","reason":"SPLIT","version":"sha256:abc","count":1234},{"flag":"checkout","variant":null,"reason":"ERROR","version":"sha256:abc","count":6}]}"#)
+            body: #"{"sdk":"flagstaff-swift/0.1.0","windowStart":"\#(formatter.string(from: windowStart))","counts":[{"flag":"checkout","variant":"on","reason":"SPLIT","version":"sha256:abc","count":1234},{"flag":"checkout","variant":null,"reason":"ERROR","version":"sha256:abc","count":6}]}"#)
         #expect(accepted.status == 202, "\(accepted.body)")
         #expect(accepted.body.contains(#""accepted":1240"#))
         try await eventually(20, "the reported counts are in PostgreSQL") { try Self.counted(database, "checkout") == 1240 }
         #expect(
-            try count(database, "SELECT count(*) FROM evaluation_counts WHERE window_start = '2026-11-30 08:00+00'") == 2,
+            try count(
+                database, "SELECT count(*) FROM evaluation_counts WHERE window_start = $1::timestamptz",
+                [formatter.string(from: hour)]) == 2,
             "counted in the window's hour")
+        // A window from a clock years ahead is counted now, not in a bucket of its own.
+        let ahead = try daemon.http(
+            "POST", "/api/v1/metrics",
+            body: #"{"windowStart":"2999-01-01T00:00:00Z","counts":[{"flag":"retired","variant":"on","reason":"SPLIT","count":3}]}"#)
+        #expect(ahead.status == 202)
+        try await eventually(20, "the counts from ahead are in PostgreSQL") { try Self.counted(database, "retired") == 3 }
+        #expect(try count(database, "SELECT count(*) FROM evaluation_counts WHERE window_start > now() + interval '1 hour'") == 0)
 
         for (body, field) in [
             (#"{"counts":[{"flag":"checkout","variant":"on","reason":"SPLIT","count":-1}]}"#, "counts[0].count"),
