@@ -196,8 +196,7 @@ final class AnalyticsService: Service, @unchecked Sendable {
                     batch.evaluations.removeAll { $0.time < oldest }
                     batch.tracking.removeAll { $0.time < oldest }
                     try preparePartitions(batch, store: store)
-                    _ = try store.copy(batch.evaluations, ids: environmentIDs)
-                    _ = try store.copy(batch.tracking, ids: environmentIDs)
+                    try store.write(batch, ids: environmentIDs)
                 } else {
                     try xadd(kind: "events", batch.json)
                 }

@@ -183,10 +183,14 @@ extension FlagServer {
                 case .double(let number)? where number.isFinite: value = number
                 default: return Self.invalid("\(at).value must be a number")
                 }
-                var details: Value?
+                var details: String?
                 switch event["details"] {
                 case nil, .null?: details = nil
-                case .object(let object)?: details = .object(object)
+                case .object(let object)?:
+                    // Details over the bound are left out and the event kept: the conversion
+                    // still counts, and a queued event stays small.
+                    let json = CanonicalJSON.encode(.object(object))
+                    details = json.utf8.count <= EventQueue.maxDetails ? json : nil
                 default: return Self.invalid("\(at).details must be an object")
                 }
                 kind = .tracking(name: name, value: value, details: details)

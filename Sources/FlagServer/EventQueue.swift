@@ -19,7 +19,8 @@ public final class EventQueue: @unchecked Sendable {
         case evaluated(flag: Int32, variant: Int32, reason: Reason)
         /// Evaluated by an SDK and reported through `POST /api/v1/events`.
         case reported(flag: String, variant: String, reason: String, version: String)
-        case tracking(name: String, value: Double?, details: Value?)
+        /// `details` as canonical JSON, at most `maxDetails` bytes.
+        case tracking(name: String, value: Double?, details: String?)
     }
 
     struct Pending {
@@ -64,7 +65,10 @@ public final class EventQueue: @unchecked Sendable {
     }
 
     /// The longest targeting key stored as given, and the longest kept attribute (bytes).
-    static let maxKept = 1024
+    static let maxKept = 256
+    /// The most JSON a tracking event's `details` may hold (bytes): with the above, what one
+    /// queued event holds is bounded, and so is the queue.
+    static let maxDetails = 4096
 
     public let capacity: Int
     private let lock = NSLock()
@@ -190,7 +194,7 @@ public final class EventQueue: @unchecked Sendable {
                 tracking.append(
                     TrackingEventRow(
                         time: event.time, project: project, environment: environment, name: name, targetingKey: key,
-                        value: value, details: details.map(CanonicalJSON.encode), context: context))
+                        value: value, details: details, context: context))
             }
         }
         return (evaluations, tracking)

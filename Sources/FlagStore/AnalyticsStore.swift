@@ -659,6 +659,15 @@ public struct EventBatch: Sendable, Hashable {
 }
 
 extension AnalyticsStore {
+    /// Writes a batch of events (both tables) in one transaction, so that a batch retried after
+    /// a failure was written wholly or not at all. Returns how many named an unknown environment.
+    @discardableResult
+    public func write(_ batch: EventBatch, ids: [EnvironmentName: Int64]) throws(StoreError) -> Int {
+        try connection.transaction { () throws(StoreError) -> Int in
+            try copy(batch.evaluations, ids: ids) + copy(batch.tracking, ids: ids)
+        }
+    }
+
     /// Writes a batch of events in one transaction with its id, unless that id was written
     /// before; returns whether it was written now. Partitions for its days must exist.
     @discardableResult
