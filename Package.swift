@@ -65,7 +65,7 @@ let package = Package(
             dependencies: ["CLibPQ", "FlagModel", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(name: "FlagBus", dependencies: ["CHiredis"]),
-        .target(name: "FlagAnalytics", dependencies: ["FlagModel", "FlagStore"]),
+        .target(name: "FlagAnalytics", dependencies: ["FlagModel", "FlagEngine", "FlagStore"]),
         .target(
             name: "FlagServer",
             dependencies: [

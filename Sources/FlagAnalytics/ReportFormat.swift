@@ -1,3 +1,4 @@
+import FlagEngine
 import FlagModel
 import Foundation
 
@@ -72,44 +73,17 @@ struct Table {
 
 /// Times and numbers as the reports print them: UTC, and no locale.
 enum Format {
-    /// `2026-11-30T09:00:00Z`.
+    /// `2026-11-30T09:00:00Z` (FlagEngine's `Timestamp.format`, whole seconds).
     static func time(_ date: Date) -> String {
-        let seconds = Int64(date.timeIntervalSince1970.rounded(.down))
-        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
-        let second = seconds - days * 86_400
-        return day(days: days) + "T" + pad(second / 3600, 2) + ":" + pad(second / 60 % 60, 2) + ":"
-            + pad(second % 60, 2) + "Z"
+        Timestamp.format(Instant(seconds: Int64(date.timeIntervalSince1970.rounded(.down))))
     }
 
     /// `2026-11-30`, the UTC day holding `date`.
-    static func day(_ date: Date) -> String {
-        let seconds = Int64(date.timeIntervalSince1970.rounded(.down))
-        return day(days: seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400)
-    }
+    static func day(_ date: Date) -> String { String(time(date).prefix(10)) }
 
     /// The hour (`2026-11-30 09:00`) or the day (`2026-11-30`) a usage bucket starts.
     static func bucket(_ date: Date, _ granularity: String) -> String {
         granularity == "day" ? day(date) : String(time(date).prefix(16)).replacingOccurrences(of: "T", with: " ")
-    }
-
-    /// The proleptic Gregorian date of a count of days since 1970-01-01 (Howard Hinnant's
-    /// civil_from_days).
-    private static func day(days: Int64) -> String {
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        let y = yoe + era * 400 + (m <= 2 ? 1 : 0)
-        return pad(y, 4) + "-" + pad(m, 2) + "-" + pad(d, 2)
-    }
-
-    private static func pad(_ value: Int64, _ width: Int) -> String {
-        let digits = String(value)
-        return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
     }
 
     /// `12.34 %` for 0.1234.

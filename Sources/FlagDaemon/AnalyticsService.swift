@@ -179,7 +179,6 @@ final class AnalyticsService: Service, @unchecked Sendable {
     /// comes back at once rather than after a second.
     @discardableResult
     private func writeEvents() -> Bool {
-        let oldest = Date().timeIntervalSince1970 - Double(configuration.retentionDays) * 86_400
         var busy = false
         while true {
             if unsentEvents.isEmpty {
@@ -189,14 +188,10 @@ final class AnalyticsService: Service, @unchecked Sendable {
                 unsentEvents.append(EventBatch(evaluations: evaluations, tracking: tracking))
             }
             unsentEventTotal.store(unsentEvents.reduce(0) { $0 + $1.count }, ordering: .relaxed)
-            var batch = unsentEvents[0]
+            let batch = unsentEvents[0]
             do {
                 if let store = try store() {
-                    // Past the retention, an event would land in a partition that is dropped.
-                    batch.evaluations.removeAll { $0.time < oldest }
-                    batch.tracking.removeAll { $0.time < oldest }
-                    try preparePartitions(batch, store: store)
-                    try store.write(batch, ids: environmentIDs)
+                    try store.write(try prepared(batch, store: store), ids: environmentIDs)
                 } else {
                     try xadd(kind: "events", batch.json)
                 }
@@ -235,8 +230,13 @@ final class AnalyticsService: Service, @unchecked Sendable {
         unsentEventTotal.store(kept, ordering: .relaxed)
     }
 
-    /// The partitions of the batch's days, and the ids of its environments.
-    private func preparePartitions(_ batch: EventBatch, store: AnalyticsStore) throws(StoreError) {
+    /// `batch` without the events past the retention (they would land in a partition that is
+    /// dropped), with the partitions of its days made and the ids of its environments known.
+    private func prepared(_ batch: EventBatch, store: AnalyticsStore) throws(StoreError) -> EventBatch {
+        let oldest = Date().timeIntervalSince1970 - Double(configuration.retentionDays) * 86_400
+        var batch = batch
+        batch.evaluations.removeAll { $0.time < oldest }
+        batch.tracking.removeAll { $0.time < oldest }
         var days = Set(batch.evaluations.map { Int64($0.time.rounded(.down)) / 86_400 })
         days.formUnion(batch.tracking.map { Int64($0.time.rounded(.down)) / 86_400 })
         for day in days where !partitionDays.contains(day) {
@@ -247,6 +247,7 @@ final class AnalyticsService: Service, @unchecked Sendable {
         let named = batch.evaluations.map { EnvironmentName(project: $0.project, environment: $0.environment) }
             + batch.tracking.map { EnvironmentName(project: $0.project, environment: $0.environment) }
         if named.contains(where: { environmentIDs[$0] == nil }) { environmentIDs = try store.environmentIDs() }
+        return batch
     }
 
     // MARK: The stream (replicas → leader)
@@ -293,13 +294,7 @@ final class AnalyticsService: Service, @unchecked Sendable {
             }
             if let groups = try? connection.command(["XINFO", "GROUPS", streamKey]).array {
                 for group in groups {
-                    guard let fields = group.array else { continue }
-                    var info: [String: RedisReply] = [:]
-                    var i = 0
-                    while i + 1 < fields.count {
-                        if let name = fields[i].string { info[name] = fields[i + 1] }
-                        i += 2
-                    }
+                    let info = Self.pairs(group.array ?? [])
                     if info["name"]?.string == Self.group {
                         streamLag.store((info["lag"]?.integer ?? 0) + (info["pending"]?.integer ?? 0), ordering: .relaxed)
                     }
@@ -337,18 +332,25 @@ final class AnalyticsService: Service, @unchecked Sendable {
             }
             try store.add(batch)
         case "events":
-            guard let json = fields["batch"], var batch = EventBatch(json: json) else {
+            guard let json = fields["batch"], let batch = EventBatch(json: json) else {
                 logger.error("analytics: skipped a stream entry that is not a batch of events")
                 return
             }
-            let oldest = Date().timeIntervalSince1970 - Double(configuration.retentionDays) * 86_400
-            batch.evaluations.removeAll { $0.time < oldest }
-            batch.tracking.removeAll { $0.time < oldest }
-            try preparePartitions(batch, store: store)
-            try store.add(batch, ids: environmentIDs)
+            try store.add(try prepared(batch, store: store), ids: environmentIDs)
         default:
             logger.error("analytics: skipped a stream entry of an unknown kind")
         }
+    }
+
+    /// A Redis list of alternating names and values (stream fields, `XINFO`) as a dictionary.
+    static func pairs(_ list: [RedisReply]) -> [String: RedisReply] {
+        var out: [String: RedisReply] = [:]
+        var i = 0
+        while i + 1 < list.count {
+            if let name = list[i].string { out[name] = list[i + 1] }
+            i += 2
+        }
+        return out
     }
 
     /// `XREADGROUP`'s reply as (id, fields) pairs.
@@ -359,14 +361,7 @@ final class AnalyticsService: Service, @unchecked Sendable {
             guard let pair = stream.array, pair.count == 2, let entries = pair[1].array else { continue }
             for entry in entries {
                 guard let parts = entry.array, parts.count == 2, let id = parts[0].string else { continue }
-                var fields: [String: [UInt8]] = [:]
-                let values = parts[1].array ?? []
-                var i = 0
-                while i + 1 < values.count {
-                    if let name = values[i].string, let value = values[i + 1].bytes { fields[name] = value }
-                    i += 2
-                }
-                out.append((id, fields))
+                out.append((id, Self.pairs(parts[1].array ?? []).compactMapValues(\.bytes)))
             }
         }
         return out

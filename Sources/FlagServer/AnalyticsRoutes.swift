@@ -262,18 +262,10 @@ extension FlagServer {
     }
 
     private static func flagKey(_ value: Value?, at: String) -> Checked<String> {
-        guard case .string(let key)? = value, isFlagKey(key) else {
+        guard case .string(let key)? = value, Keys.isValid(key) else {
             return .refused(invalid("\(at).flag must be a flag key (lower-case letters, digits, '_', '.', '-'; at most 50)"))
         }
         return .value(key)
-    }
-
-    /// SPEC §1's key pattern, `^[a-z0-9][a-z0-9_.-]{0,49}$`.
-    static func isFlagKey(_ key: String) -> Bool {
-        let bytes = key.utf8
-        guard let first = bytes.first, bytes.count <= 50 else { return false }
-        func lowerOrDigit(_ b: UInt8) -> Bool { (b >= 0x61 && b <= 0x7A) || (b >= 0x30 && b <= 0x39) }
-        return lowerOrDigit(first) && bytes.dropFirst().allSatisfy { lowerOrDigit($0) || $0 == 0x5F || $0 == 0x2E || $0 == 0x2D }
     }
 
     /// A variant name, or "" for null (an evaluation that served none).

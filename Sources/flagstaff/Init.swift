@@ -1,5 +1,6 @@
 import ArgumentParser
 import FlagCompiler
+import FlagModel
 import Foundation
 
 struct Init: ParsableCommand {
