@@ -39,6 +39,9 @@ let package = Package(
         // Outbound notifications: the usual server-side HTTP client, on the NIO and NIOSSL the
         // server already links, with connection pooling, timeouts and TLS to webhook receivers.
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        // Management callers may present JWTs (SPEC §14): RS256/ES256 signatures checked against a
+        // JWKS, with the claim checks done by a maintained library instead of by hand.
+        .package(url: "https://github.com/vapor/jwt-kit", from: "5.8.0"),
     ],
     targets: [
         // MARK: System libraries (Debian: libyaml-dev libgit2-dev libpq-dev libhiredis-dev)
@@ -99,10 +102,33 @@ let package = Package(
             name: "FlagDaemon",
             dependencies: [
                 "FlagModel", "FlagCompiler", "FlagEngine", "FlagDiff", "GitSource", "FlagStore", "FlagBus", "FlagServer",
-                "FlagNotify", "FlagAnalytics",
+                "FlagNotify", "FlagAnalytics", "FlagManage", "FlagAccess",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // Who calls the management API when it is not a key: JWT bearer tokens checked against a JWKS.
+        .target(
+            name: "FlagAccess",
+            dependencies: [
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        // The management API (SPEC §14): its routes, and writes as Git commits.
+        .target(
+            name: "FlagManage",
+            dependencies: [
+                "FlagModel", "FlagCompiler", "FlagEngine", "FlagDiff", "GitSource", "FlagStore", "FlagServer",
+                "FlagAccess",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .target(name: "FlagstaffC", dependencies: ["FlagModel", "FlagEngine"]),
@@ -151,6 +177,15 @@ let package = Package(
             path: "examples/swift-sdk"
         ),
         .testTarget(name: "FlagBusTests", dependencies: ["FlagBus"]),
+        .testTarget(
+            name: "FlagAccessTests",
+            dependencies: [
+                "FlagAccess",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         .testTarget(name: "FlagstaffSDKTests", dependencies: ["FlagstaffSDK", "FlagCompiler", "FlagEngine", "FlagModel"]),
         .testTarget(
             name: "FlagServerTests",
