@@ -183,7 +183,9 @@ let package = Package(
                 "FlagAccess",
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "Crypto", package: "swift-crypto"),
+                // RSA key generation for test tokens (_RSA.Signing.PrivateKey); jwt-kit cannot make one.
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "FlagstaffSDKTests", dependencies: ["FlagstaffSDK", "FlagCompiler", "FlagEngine", "FlagModel"]),

@@ -1,1 +1,0 @@
-// Who calls the management API when it is not an API key: JWT bearer tokens (SPEC §14).
