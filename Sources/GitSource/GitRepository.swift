@@ -289,7 +289,7 @@ public final class GitRepository: @unchecked Sendable {
         }
     }
 
-    static func normalise(_ root: String?) -> String {
+    public static func normalise(_ root: String?) -> String {
         guard var root, root != "." else { return "" }
         while root.hasPrefix("./") { root.removeFirst(2) }
         while root.hasSuffix("/") { root.removeLast() }

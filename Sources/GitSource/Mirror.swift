@@ -38,7 +38,10 @@ extension GitRepository {
     /// Fetches every branch of `url` (a path, `file://` or `https://`) over this
     /// repository's own branches, as a mirror does, and reports which moved and whether
     /// any was force-pushed. Tags come along.
-    public func fetch(from url: String) throws(GitError) -> [BranchUpdate] {
+    public func fetch(from url: String, credentials: GitCredentials? = nil) throws(GitError) -> [BranchUpdate] {
+        let payload = PushPayload(credentials: credentials)
+        let unmanaged = Unmanaged.passRetained(payload)
+        defer { unmanaged.release() }
         let before = Dictionary(uniqueKeysWithValues: try branches().compactMap { b in branchTip(b).map { (b, $0) } })
         try withHandle { repo throws(GitError) in
             var remote: OpaquePointer?
@@ -49,6 +52,8 @@ extension GitRepository {
             git_fetch_options_init(&options, UInt32(GIT_FETCH_OPTIONS_VERSION))
             options.prune = GIT_FETCH_PRUNE
             options.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_ALL
+            options.callbacks.payload = unmanaged.toOpaque()
+            options.callbacks.credentials = PushPayload.credentialCallback
             let specs = ["+refs/heads/*:refs/heads/*"]
             code = specs.withCStringArray { array in
                 var strarray = git_strarray(strings: array, count: specs.count)

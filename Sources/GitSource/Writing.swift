@@ -1,4 +1,5 @@
 import CGit2
+import Foundation
 
 extension GitRepository {
     /// A file of a new commit: the blob to put at `path` (repository-relative), or nil to
@@ -16,7 +17,7 @@ extension GitRepository {
     /// Writes a commit whose tree is `parent`'s with `changes` applied, without touching
     /// any branch or work tree. The commit is unreachable until a branch points at it.
     public func commit(
-        onto parent: ObjectID, changes: [FileChange], message: String, author: Signature
+        onto parent: ObjectID, changes: [FileChange], message: String, author: Signature, committer: Signature? = nil
     ) throws(GitError) -> ObjectID {
         try withHandle { repo throws(GitError) -> ObjectID in
             var parentOID = parent.raw
@@ -63,10 +64,17 @@ extension GitRepository {
             code = git_signature_new(&signature, author.name, author.email, author.time, Int32(author.offsetMinutes))
             guard code == 0, let signature else { throw GitError.last("make a signature", code) }
             defer { git_signature_free(signature) }
+            let committer = committer ?? author
+            var committerSignature: UnsafeMutablePointer<git_signature>?
+            code = git_signature_new(
+                &committerSignature, committer.name, committer.email, committer.time, Int32(committer.offsetMinutes))
+            guard code == 0, let committerSignature else { throw GitError.last("make a signature", code) }
+            defer { git_signature_free(committerSignature) }
             var out = git_oid()
             var parents: [OpaquePointer?] = [parentCommit]
             code = parents.withUnsafeMutableBufferPointer { buffer in
-                git_commit_create(&out, repo, nil, signature, signature, "UTF-8", message, tree, 1, buffer.baseAddress)
+                git_commit_create(
+                    &out, repo, nil, signature, committerSignature, "UTF-8", message, tree, 1, buffer.baseAddress)
             }
             guard code == 0 else { throw GitError.last("create the commit", code) }
             return ObjectID(out)
@@ -99,6 +107,71 @@ extension GitRepository {
     }
 }
 
+// MARK: Moving a branch safely
+
+extension GitRepository {
+    /// Moves the local branch `name` from `old` to `new` only if it still points at `old`
+    /// (compare-and-swap; libgit2 checks under the reference's lock file). `old == nil`
+    /// creates the branch only if it does not exist. False when the branch had moved.
+    public func moveBranch(_ name: String, from old: ObjectID?, to new: ObjectID, message: String) throws(GitError) -> Bool {
+        try withHandle { repo throws(GitError) -> Bool in
+            var newOID = new.raw
+            var reference: OpaquePointer?
+            let code: Int32
+            if let old {
+                var oldOID = old.raw
+                code = git_reference_create_matching(
+                    &reference, repo, "refs/heads/\(name)", &newOID, 1, &oldOID, message)
+            } else {
+                code = git_reference_create(&reference, repo, "refs/heads/\(name)", &newOID, 0, message)
+            }
+            if code == GIT_EMODIFIED.rawValue || code == GIT_EEXISTS.rawValue || code == GIT_ELOCKED.rawValue {
+                return false
+            }
+            guard code == 0 else { throw GitError.last("move branch '\(name)'", code) }
+            git_reference_free(reference)
+            return true
+        }
+    }
+
+    /// Deletes the local branch `name` if it still points at `expected`. False when it moved
+    /// or is gone.
+    public func deleteBranch(_ name: String, expecting expected: ObjectID) throws(GitError) -> Bool {
+        try withHandle { repo throws(GitError) -> Bool in
+            var oid = git_oid()
+            guard git_reference_name_to_id(&oid, repo, "refs/heads/\(name)") == 0, ObjectID(oid) == expected else {
+                return false
+            }
+            let code = git_reference_remove(repo, "refs/heads/\(name)")
+            guard code == 0 else { throw GitError.last("delete branch '\(name)'", code) }
+            return true
+        }
+    }
+
+    /// The branch that a non-bare repository's work tree has checked out, or nil (bare, or
+    /// a detached HEAD).
+    public var checkedOutBranch: String? {
+        try? withHandle { repo throws(GitError) -> String? in
+            guard git_repository_is_bare(repo) == 0 else { return nil }
+            var head: OpaquePointer?
+            guard git_reference_lookup(&head, repo, "HEAD") == 0, let head else { return nil }
+            defer { git_reference_free(head) }
+            guard git_reference_type(head) == GIT_REFERENCE_SYMBOLIC, let target = git_reference_symbolic_target(head)
+            else { return nil }
+            let name = String(cString: target)
+            return name.hasPrefix("refs/heads/") ? String(name.dropFirst("refs/heads/".count)) : nil
+        }
+    }
+
+    /// The folder of the work tree, or nil for a bare repository.
+    public var workTree: String? {
+        try? withHandle { repo throws(GitError) -> String? in
+            guard let path = git_repository_workdir(repo) else { return nil }
+            return String(cString: path)
+        }
+    }
+}
+
 // MARK: Notes kept in references
 
 extension GitRepository {
@@ -127,5 +200,157 @@ extension GitRepository {
             return ObjectID(oid)
         }
         return try id.map { id throws(GitError) in try blob(id) }
+    }
+}
+
+// MARK: A work tree that follows its branch
+
+extension GitRepository {
+    /// Whether the work tree and the index hold exactly `blob` at `path` (repository-relative;
+    /// nil: the file is absent from both). What a write to the checked-out branch checks
+    /// first, so that it never overwrites somebody's uncommitted edit.
+    public func workTreeHolds(_ path: String, blob: ObjectID?) throws(GitError) -> Bool {
+        guard let root = workTree else { return true }
+        let file = (root as NSString).appendingPathComponent(path)
+        let onDisk = FileManager.default.contents(atPath: file).map { [UInt8]($0) }
+        let indexed = try withHandle { repo throws(GitError) -> ObjectID? in
+            var index: OpaquePointer?
+            let code = git_repository_index(&index, repo)
+            guard code == 0, let index else { throw GitError.last("read the index", code) }
+            defer { git_index_free(index) }
+            guard git_index_read(index, 0) == 0, let entry = git_index_get_bypath(index, path, 0) else { return nil }
+            return ObjectID(entry.pointee.id)
+        }
+        guard indexed == blob else { return false }
+        guard let blob else { return onDisk == nil }
+        guard let onDisk else { return false }
+        return try self.blob(blob) == onDisk
+    }
+
+    /// Writes `bytes` to `path` in the work tree and the index (nil deletes it): after a
+    /// write moved the checked-out branch, the work tree agrees with it again.
+    public func updateWorkTree(_ path: String, bytes: [UInt8]?) throws(GitError) {
+        guard let root = workTree else { return }
+        let file = (root as NSString).appendingPathComponent(path)
+        if let bytes {
+            let folder = (file as NSString).deletingLastPathComponent
+            do {
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+                try Data(bytes).write(to: URL(fileURLWithPath: file), options: .atomic)
+            } catch {
+                throw GitError("write '\(path)' in the work tree", message: "\(error)")
+            }
+        } else {
+            try? FileManager.default.removeItem(atPath: file)
+        }
+        try withHandle { repo throws(GitError) in
+            var index: OpaquePointer?
+            var code = git_repository_index(&index, repo)
+            guard code == 0, let index else { throw GitError.last("read the index", code) }
+            defer { git_index_free(index) }
+            code = git_index_read(index, 0)
+            guard code == 0 else { throw GitError.last("read the index", code) }
+            code = bytes == nil ? git_index_remove_bypath(index, path) : git_index_add_bypath(index, path)
+            guard code == 0 else { throw GitError.last("update '\(path)' in the index", code) }
+            code = git_index_write(index)
+            guard code == 0 else { throw GitError.last("write the index", code) }
+        }
+    }
+}
+
+// MARK: Pushing
+
+/// A user name and password (or token) for an http(s) remote. Never logged: its
+/// description names the user only.
+public struct GitCredentials: Sendable, Hashable, CustomStringConvertible {
+    public var username: String
+    public var password: String
+
+    public init(username: String, password: String) {
+        self.username = username
+        self.password = password
+    }
+
+    public var description: String { "credentials for '\(username)'" }
+}
+
+/// Why a push did not land.
+public enum PushOutcome: Sendable, Hashable {
+    case pushed
+    /// The remote's branch is not an ancestor of what was pushed: fetch and try again.
+    case rejected(String)
+}
+
+/// Passed to libgit2's callbacks through their payload pointer.
+final class PushPayload {
+    let credentials: GitCredentials?
+    var credentialAttempts = 0
+    var rejection: String?
+
+    init(credentials: GitCredentials?) { self.credentials = credentials }
+
+    /// Offers the credentials once; a second ask means they were refused, and asking again
+    /// would loop.
+    static let credentialCallback: git_credential_acquire_cb = { out, _, _, allowed, payload in
+        guard let payload, let out else { return -1 }
+        let state = Unmanaged<PushPayload>.fromOpaque(payload).takeUnretainedValue()
+        guard let credentials = state.credentials, state.credentialAttempts == 0,
+            allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT.rawValue != 0
+        else { return -1 }
+        state.credentialAttempts += 1
+        return git_credential_userpass_plaintext_new(out, credentials.username, credentials.password)
+    }
+}
+
+extension GitRepository {
+    /// Pushes `commit` to the branch `branch` of `url` without force, so the remote refuses
+    /// it unless its branch is an ancestor. `.rejected` when that happened.
+    public func push(_ commit: ObjectID, to branch: String, of url: String, credentials: GitCredentials?)
+        throws(GitError) -> PushOutcome
+    {
+        // A local ref to push from: a push names refs, not bare commits.
+        let staging = "refs/flagstaff/push/\(branch)"
+        try withHandle { repo throws(GitError) in
+            var oid = commit.raw
+            var reference: OpaquePointer?
+            let code = git_reference_create(&reference, repo, staging, &oid, 1, "flagstaff: push")
+            guard code == 0 else { throw GitError.last("prepare the push of '\(branch)'", code) }
+            git_reference_free(reference)
+        }
+        let payload = PushPayload(credentials: credentials)
+        let unmanaged = Unmanaged.passRetained(payload)
+        defer { unmanaged.release() }
+        let code = try withHandle { repo throws(GitError) -> Int32 in
+            var remote: OpaquePointer?
+            var code = git_remote_create_anonymous(&remote, repo, url)
+            guard code == 0, let remote else { throw GitError.last("use remote", code) }
+            defer { git_remote_free(remote) }
+            var options = git_push_options()
+            git_push_options_init(&options, UInt32(GIT_PUSH_OPTIONS_VERSION))
+            options.callbacks.payload = unmanaged.toOpaque()
+            options.callbacks.credentials = PushPayload.credentialCallback
+            options.callbacks.push_update_reference = { _, status, payload in
+                if let status, let payload {
+                    Unmanaged<PushPayload>.fromOpaque(payload).takeUnretainedValue().rejection = String(cString: status)
+                }
+                return 0
+            }
+            let specs = ["\(staging):refs/heads/\(branch)"]
+            code = specs.withCStringArray { array in
+                var strarray = git_strarray(strings: array, count: specs.count)
+                return git_remote_push(remote, &strarray, &options)
+            }
+            return code
+        }
+        if code == GIT_ENONFASTFORWARD.rawValue {
+            return .rejected("the remote's '\(branch)' moved (not a fast-forward)")
+        }
+        guard code == 0 else {
+            let message = LibGit2.lastError(code)
+            if message.contains("fast-forward") || message.contains("fastforward") { return .rejected(message) }
+            throw GitError("push to '\(branch)'", message: Self.explainFetch(message), code: code)
+        }
+        if let rejection = payload.rejection { return .rejected(rejection) }
+        return .pushed
     }
 }
