@@ -590,14 +590,14 @@ struct Importer {
             for (i, dep) in child.dependencies.enumerated() {
                 let field = "dependencies[\(i)]"
                 guard let p = index[dep.feature] else {
-                    unsatisfiable.append((field, "its parent \(YAMLText.quoted(dep.feature)) does not exist"))
+                    unsatisfiable.append((field, "its parent \(YAMLRendering.quoted(dep.feature)) does not exist"))
                     continue
                 }
                 let parent = drafts[p]
                 if !parent.feature.dependencies.isEmpty {
                     unsatisfiable.append(
                         (field,
-                            "its parent \(YAMLText.quoted(dep.feature)) has dependencies of its own; Unleash allows "
+                            "its parent \(YAMLRendering.quoted(dep.feature)) has dependencies of its own; Unleash allows "
                                 + "one level only, so this dependency is never satisfied"))
                     continue
                 }
@@ -605,7 +605,7 @@ struct Importer {
                 if dep.enabled {
                     if parent.dead {
                         unsatisfiable.append(
-                            (field, "its parent \(YAMLText.quoted(dep.feature)) is off for everyone in Unleash"))
+                            (field, "its parent \(YAMLRendering.quoted(dep.feature)) is off for everyone in Unleash"))
                         continue
                     }
                     if !parent.isJSON {
@@ -622,8 +622,8 @@ struct Importer {
                         if variants.isEmpty {
                             unsatisfiable.append(
                                 (field,
-                                    "its parent \(YAMLText.quoted(dep.feature)) has no variant named "
-                                        + dep.variants.map(YAMLText.quoted).joined(separator: " or ")))
+                                    "its parent \(YAMLRendering.quoted(dep.feature)) has no variant named "
+                                        + dep.variants.map(YAMLRendering.quoted).joined(separator: " or ")))
                             continue
                         }
                     }
@@ -631,8 +631,8 @@ struct Importer {
                     if parent.isJSON, !dep.variants.isEmpty {
                         throw ImportError(
                             feature: child.name, field: field + ".variants",
-                            message: "a dependency on \(YAMLText.quoted(dep.feature)) being disabled and serving one "
-                                + "of \(dep.variants.map(YAMLText.quoted).joined(separator: ", ")) asks which "
+                            message: "a dependency on \(YAMLRendering.quoted(dep.feature)) being disabled and serving one "
+                                + "of \(dep.variants.map(YAMLRendering.quoted).joined(separator: ", ")) asks which "
                                 + "variant a disabled flag would have chosen; Flagstaff serves a disabled flag's "
                                 + "off variant and cannot express this")
                     }
@@ -642,7 +642,7 @@ struct Importer {
                     warnings.append(
                         Warning(
                             feature: child.name, field: field,
-                            message: "the parent \(YAMLText.quoted(dep.feature)) has a flexibleRollout without groupId; "
+                            message: "the parent \(YAMLRendering.quoted(dep.feature)) has a flexibleRollout without groupId; "
                                 + "when checking this dependency, Unleash's engine (yggdrasil) buckets it under this "
                                 + "flag's name, while Flagstaff (like Unleash's other SDKs) uses the parent's own "
                                 + "buckets: some users may see this dependency differently"))

@@ -1,3 +1,4 @@
+import FlagCompiler
 import FlagModel
 
 // Writing drafts as files a person reads: block style for the structure, one-line flow
@@ -19,7 +20,7 @@ extension Importer {
 
     func render(_ s: SegmentDraft) -> String {
         var lines = [origin + ": segment \(s.id)" + (s.name.map { " " + YAMLText.commentQuoted($0) } ?? "")]
-        if let name = s.name { lines.append("name: " + YAMLText.blockString(name)) }
+        if let name = s.name { lines.append("name: " + YAMLRendering.blockString(name)) }
         lines.append("when:")
         if s.when.isEmpty {
             lines.append("  - { all: [] }   # no constraints: everyone")
@@ -46,9 +47,9 @@ extension Importer {
         }
         for note in d.notes + d.requireNotes { lines += YAMLText.commentLines(note) }
 
-        lines.append("name: " + YAMLText.blockString(f.name))
+        lines.append("name: " + YAMLRendering.blockString(f.name))
         if let description = f.description, !description.isEmpty {
-            lines.append("description: " + YAMLText.blockString(description))
+            lines.append("description: " + YAMLRendering.blockString(description))
         }
         if d.isJSON { lines.append("type: json") }
         if !d.enabled { lines.append("enabled: false") }
@@ -62,7 +63,7 @@ extension Importer {
                 case .onWithoutVariant:
                     lines.append("  \(v.key): \(Self.variantFlow(object))   # on, with no variant to give")
                 case .unleash:
-                    lines.append("  \(YAMLText.string(v.key)):")
+                    lines.append("  \(YAMLRendering.string(v.key)):")
                     lines += YAMLText.block(
                         object, indent: "    ", keyOrder: ["name", "enabled", "feature_enabled", "payload"])
                 }
@@ -72,7 +73,7 @@ extension Importer {
         if !d.requires.isEmpty {
             lines.append("requires:")
             for r in d.requires {
-                lines.append("  - { flag: \(YAMLText.string(r.flag)), variants: \(YAMLText.list(r.variants)) }")
+                lines.append("  - { flag: \(YAMLRendering.string(r.flag)), variants: \(YAMLText.list(r.variants)) }")
             }
         }
         if !d.rules.isEmpty {
@@ -94,7 +95,7 @@ extension Importer {
 
     static func variantFlow(_ object: [String: Value]) -> String {
         let order = ["name", "enabled", "feature_enabled"]
-        return "{ " + order.compactMap { k in object[k].map { "\(k): \(YAMLText.flow($0))" } }.joined(separator: ", ")
+        return "{ " + order.compactMap { k in object[k].map { "\(k): \(YAMLRendering.flow($0))" } }.joined(separator: ", ")
             + " }"
     }
 
@@ -106,7 +107,7 @@ extension Importer {
         guard indent.count + 2 + flow.count > 110, case .attribute(let a) = c.condition else {
             return [indent + "- " + flow + comment]
         }
-        var lines = [indent + "- attribute: " + YAMLText.string(a.attribute) + comment]
+        var lines = [indent + "- attribute: " + YAMLRendering.string(a.attribute) + comment]
         let inner = indent + "  "
         lines.append(inner + "op: " + a.op.rawValue)
         let values = a.values.map { YAMLText.operand($0, op: a.op) }
@@ -122,14 +123,14 @@ extension Importer {
     }
 
     static func ruleLines(_ rule: DraftRule) -> [String] {
-        var lines = ["  - name: " + YAMLText.blockString(rule.name)]
+        var lines = ["  - name: " + YAMLRendering.blockString(rule.name)]
         if !rule.when.isEmpty {
             lines.append("    when:")
             for c in rule.when { lines += conditionLines(c, indent: "      ") }
         }
         if let r = rule.rollout {
             var parts = ["percentage: \(r.percentage)", "by: " + YAMLText.list(r.by)]
-            if let group = r.group { parts.append("group: " + YAMLText.string(group)) }
+            if let group = r.group { parts.append("group: " + YAMLRendering.string(group)) }
             lines.append(
                 "    rollout: { " + parts.joined(separator: ", ") + " }"
                     + (r.comment.map { "   # " + YAMLText.commentSafe($0) } ?? ""))
@@ -141,14 +142,14 @@ extension Importer {
     static func serveLines(_ serve: DraftServe, key: String, indent: String) -> [String] {
         switch serve {
         case .variant(let v):
-            return ["\(indent)\(key): \(YAMLText.string(v))"]
+            return ["\(indent)\(key): \(YAMLRendering.string(v))"]
         case .split(let weights, let by, let group):
-            let split = weights.map { "\(YAMLText.string($0.variant)): \($0.weight)" }.joined(separator: ", ")
+            let split = weights.map { "\(YAMLRendering.string($0.variant)): \($0.weight)" }.joined(separator: ", ")
             return [
                 "\(indent)\(key):",
                 "\(indent)  split: { \(split) }",
                 "\(indent)  by: \(YAMLText.list(by))",
-                "\(indent)  group: \(YAMLText.string(group))",
+                "\(indent)  group: \(YAMLRendering.string(group))",
             ]
         }
     }

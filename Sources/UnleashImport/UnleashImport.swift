@@ -89,7 +89,7 @@ public struct UnleashImport {
         }
 
         public var description: String {
-            (feature.isEmpty ? "" : "feature \(YAMLText.quoted(feature)), ") + "\(field): \(message)"
+            (feature.isEmpty ? "" : "feature \(YAMLRendering.quoted(feature)), ") + "\(field): \(message)"
         }
     }
 
@@ -106,7 +106,7 @@ public struct UnleashImport {
         }
 
         public var description: String {
-            (feature.isEmpty ? "" : "feature \(YAMLText.quoted(feature)), ") + "\(field): \(message)"
+            (feature.isEmpty ? "" : "feature \(YAMLRendering.quoted(feature)), ") + "\(field): \(message)"
         }
     }
 
