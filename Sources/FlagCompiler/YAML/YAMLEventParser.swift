@@ -30,6 +30,17 @@ enum YAMLEvent: Sendable {
     case mappingEnd
 }
 
+/// An event with where libyaml says it starts and ends, for the editor, which rewrites bytes.
+struct YAMLSpannedEvent {
+    var event: YAMLEvent
+    /// libyaml's `mark.index` of the start and the end: counted in Unicode scalars from the
+    /// start of the input (a UTF-8 byte-order mark not counted), CR LF counting as two.
+    var start: Int
+    var end: Int
+    /// For a mapping or sequence start: written in flow style (`{`, `[`).
+    var isFlow: Bool
+}
+
 /// Owns one libyaml parser and the copy of the input it reads, and frees both in `deinit`.
 ///
 /// libyaml keeps a pointer to its input for as long as it parses, so the parser owns a copy
@@ -67,9 +78,26 @@ final class YAMLEventParser {
 
     /// The next event; E001 when the YAML does not parse.
     func next() throws(Diagnostic) -> YAMLEvent {
+        try nextSpanned().event
+    }
+
+    /// The next event with its span; E001 when the YAML does not parse.
+    func nextSpanned() throws(Diagnostic) -> YAMLSpannedEvent {
         var event = yaml_event_t()
         guard yaml_parser_parse(parser, &event) == 1 else { throw syntaxError() }
         defer { yaml_event_delete(&event) }
+        let isFlow =
+            switch event.type {
+            case YAML_MAPPING_START_EVENT: event.data.mapping_start.style == YAML_FLOW_MAPPING_STYLE
+            case YAML_SEQUENCE_START_EVENT: event.data.sequence_start.style == YAML_FLOW_SEQUENCE_STYLE
+            default: false
+            }
+        return YAMLSpannedEvent(
+            event: try Self.copy(event, file: file), start: Int(event.start_mark.index),
+            end: Int(event.end_mark.index), isFlow: isFlow)
+    }
+
+    private static func copy(_ event: yaml_event_t, file: String) throws(Diagnostic) -> YAMLEvent {
         let mark = YAMLMark(event.start_mark)
         switch event.type {
         case YAML_STREAM_START_EVENT:
