@@ -103,7 +103,8 @@ final class KeyService: Service, @unchecked Sendable {
                 return APIKey(
                     id: String(record.id), name: record.name, project: record.project,
                     environment: record.environment, type: type, prefix: record.prefix,
-                    secretHash: record.secretHash, expiresAt: record.expiresAt, revoked: record.revokedAt != nil)
+                    secretHash: record.secretHash, expiresAt: record.expiresAt, revoked: record.revokedAt != nil,
+                    role: record.role.flatMap(ManagementRole.init(rawValue:)))
             }
             ring.replace(with: keys)
         } catch {

@@ -4,8 +4,26 @@ import Foundation
 /// What a key may be used for (SPEC §12): `server` keys evaluate and read snapshots,
 /// `client` keys only evaluate (they end up in browsers and apps, so they never see
 /// targeting rules), `admin` keys may do everything, including `/api/v1/status`.
+/// `manage` keys call the management API only (SPEC §14), with a role.
 public enum APIKeyType: String, Sendable, Hashable, CaseIterable {
-    case server, client, admin
+    case server, client, admin, manage
+}
+
+/// What a management caller may do (SPEC §14): viewers read; editors also write flags and
+/// segments; owners also manage projects, environments and keys, and may pull the kill
+/// switch directly where changes otherwise go through review.
+public enum ManagementRole: String, Sendable, Hashable, CaseIterable, Comparable {
+    case viewer, editor, owner
+
+    var rank: Int {
+        switch self {
+        case .viewer: 0
+        case .editor: 1
+        case .owner: 2
+        }
+    }
+
+    public static func < (a: ManagementRole, b: ManagementRole) -> Bool { a.rank < b.rank }
 }
 
 /// The format of an API key: `fsk_` + a 12-character public id + `_` + a 32-character
@@ -53,11 +71,14 @@ public struct APIKey: Sendable, Hashable {
     public var secretHash: [UInt8]
     public var expiresAt: Date?
     public var revoked: Bool
+    /// A management key's role; nil for the other types.
+    public var role: ManagementRole?
 
     public init(
         id: String, name: String, project: String, environment: String, type: APIKeyType, prefix: String,
-        secretHash: [UInt8], expiresAt: Date? = nil, revoked: Bool = false
+        secretHash: [UInt8], expiresAt: Date? = nil, revoked: Bool = false, role: ManagementRole? = nil
     ) {
+        self.role = role
         self.id = id
         self.name = name
         self.project = project
@@ -100,6 +121,20 @@ public final class KeyRing: @unchecked Sendable {
         for key in keys { table[Substring(key.prefix)] = key }
         lock.lock()
         byPrefix = table
+        lock.unlock()
+    }
+
+    /// Adds (or replaces) one key at once, before the next reload brings it anyway.
+    public func add(_ key: APIKey) {
+        lock.lock()
+        byPrefix[Substring(key.prefix)] = key
+        lock.unlock()
+    }
+
+    /// Marks a key revoked at once.
+    public func revoke(prefix: String) {
+        lock.lock()
+        byPrefix[Substring(prefix)]?.revoked = true
         lock.unlock()
     }
 
@@ -175,8 +210,18 @@ public enum KeysFile {
             guard let hash = hexBytes(fields[1]), hash.count == 32 else {
                 throw ParseError(line: lineNumber, message: "the hash must be 64 hexadecimal digits (SHA-256)")
             }
-            guard let type = APIKeyType(rawValue: String(fields[2])) else {
-                throw ParseError(line: lineNumber, message: "type '\(fields[2])' must be server, client or admin")
+            var role: ManagementRole?
+            let typeField = fields[2].split(separator: ":", maxSplits: 1)
+            guard let type = APIKeyType(rawValue: String(typeField[0])) else {
+                throw ParseError(
+                    line: lineNumber, message: "type '\(fields[2])' must be server, client, admin or manage:ROLE")
+            }
+            if type == .manage {
+                guard typeField.count == 2, let parsed = ManagementRole(rawValue: String(typeField[1])) else {
+                    throw ParseError(
+                        line: lineNumber, message: "a manage key is written manage:viewer, manage:editor or manage:owner")
+                }
+                role = parsed
             }
             var expires: Date?
             if fields.count == 6 {
@@ -187,18 +232,24 @@ public enum KeysFile {
             }
             keys.append(
                 APIKey(
-                    id: String(fields[0]), name: name, project: String(fields[3]), environment: String(fields[4]),
-                    type: type, prefix: String(fields[0]), secretHash: hash, expiresAt: expires))
+                    id: String(fields[0]), name: name, project: fields[3] == "*" ? "" : String(fields[3]),
+                    environment: type == .manage ? "" : String(fields[4]), type: type, prefix: String(fields[0]),
+                    secretHash: hash, expiresAt: expires, role: role))
         }
         return keys
     }
 
     /// One line of a keys file.
+    /// A management key is written with type `manage:ROLE`, project `*` for every project and
+    /// environment `-`.
     public static func line(
         prefix: String, hash: [UInt8], type: APIKeyType, project: String, environment: String, expires: Date?,
-        name: String
+        name: String, role: ManagementRole? = nil
     ) -> String {
-        var fields = [prefix, hexString(hash), type.rawValue, project, environment]
+        var fields = [
+            prefix, hexString(hash), role.map { "\(type.rawValue):\($0.rawValue)" } ?? type.rawValue,
+            project.isEmpty ? "*" : project, environment.isEmpty ? "-" : environment,
+        ]
         if let expires { fields.append(ISO8601DateFormatter().string(from: expires)) }
         return fields.joined(separator: " ") + (name.isEmpty ? "" : " # " + name)
     }

@@ -14,8 +14,8 @@ enum Permission {
 
     func allows(_ type: APIKeyType) -> Bool {
         switch self {
-        case .evaluate: true
-        case .readSnapshot: type != .client
+        case .evaluate: type != .manage
+        case .readSnapshot: type == .server || type == .admin
         case .administer: type == .admin
         }
     }

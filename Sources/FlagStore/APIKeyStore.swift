@@ -4,10 +4,14 @@ import Foundation
 /// An API key as stored: never the secret, only its prefix (to find the row) and hash.
 public struct APIKeyRecord: Sendable, Hashable {
     public var id: Int64
+    /// Empty for a management key of every project.
     public var project: String
+    /// Empty for a management key, which is bound to no environment.
     public var environment: String
-    /// `server`, `client` or `admin`.
+    /// `server`, `client`, `admin` or `manage`.
     public var type: String
+    /// A management key's role: `viewer`, `editor` or `owner`; nil for other types.
+    public var role: String?
     public var name: String
     public var prefix: String
     public var secretHash: [UInt8]
@@ -18,9 +22,11 @@ public struct APIKeyRecord: Sendable, Hashable {
 
     public init(
         id: Int64, project: String, environment: String, type: String, name: String, prefix: String,
-        secretHash: [UInt8], expiresAt: Date?, revokedAt: Date?, lastUsedAt: Date?, createdAt: Date
+        secretHash: [UInt8], expiresAt: Date?, revokedAt: Date?, lastUsedAt: Date?, createdAt: Date,
+        role: String? = nil
     ) {
         self.id = id
+        self.role = role
         self.project = project
         self.environment = environment
         self.type = type
@@ -37,7 +43,8 @@ public struct APIKeyRecord: Sendable, Hashable {
 /// The `api_keys` rows. The key format and its hashing live with the server; this stores
 /// what they produce.
 public struct APIKeyStore: Sendable {
-    public static let types = ["server", "client", "admin"]
+    public static let types = ["server", "client", "admin", "manage"]
+    public static let roles = ["viewer", "editor", "owner"]
 
     let connection: PostgresConnection
 
@@ -48,30 +55,59 @@ public struct APIKeyStore: Sendable {
     /// Stores a new key for a project and environment, returning its id. They are named by
     /// key, so a key can be made before the daemon first records the environment (a new
     /// deployment makes its keys first); `environment_id` is filled in when it is known.
+    ///
+    /// A management key (`type: "manage"`) has a `role`, may leave `project` empty (every
+    /// project) and has no environment. With `actor`, the creation is also an audit row
+    /// naming who made the key (its prefix, never its secret), in the same transaction.
     public func create(
         project: String, environment: String, type: String, name: String, prefix: String, secretHash: [UInt8],
-        expiresAt: Date?
+        expiresAt: Date?, role: String? = nil, actor: String? = nil
     ) throws(StoreError) -> Int64 {
-        let operation = "create API key '\(name)' for \(project)/\(environment)"
+        let scope = type == "manage" ? (project.isEmpty ? "every project" : project) : "\(project)/\(environment)"
+        let operation = "create API key '\(name)' for \(scope)"
         guard Self.types.contains(type) else {
-            throw StoreError(operation, message: "unknown key type '\(type)': use server, client or admin")
+            throw StoreError(operation, message: "unknown key type '\(type)': use server, client, admin or manage")
+        }
+        if type == "manage" {
+            guard let role, Self.roles.contains(role) else {
+                throw StoreError(operation, message: "a manage key needs a role: viewer, editor or owner")
+            }
+        } else if role != nil {
+            throw StoreError(operation, message: "only manage keys have a role")
         }
         return try StoreError.during(operation) { () throws(StoreError) -> Int64 in
             do throws(StoreError) {
-                return try connection.row(
-                    """
-                    INSERT INTO api_keys (environment_id, project_key, environment_key, name, type, prefix,
-                        secret_hash, expires_at)
-                    SELECT (SELECT e.id FROM environments e JOIN projects p ON p.id = e.project_id
-                            WHERE p.key = $1 AND e.key = $2 LIMIT 1),
-                        $1, $2, $3, $4, $5, decode($6, 'hex'), to_timestamp($7::double precision)
-                    RETURNING id
-                    """,
-                    [
-                        project, environment, name, type, prefix, Hex.encode(secretHash),
-                        expiresAt.map(SQLParameter.epoch),
-                    ]
-                ).int64(0)
+                return try connection.transaction { () throws(StoreError) -> Int64 in
+                    let id = try connection.row(
+                        """
+                        INSERT INTO api_keys (environment_id, project_key, environment_key, name, type, prefix,
+                            secret_hash, expires_at, role)
+                        SELECT (SELECT e.id FROM environments e JOIN projects p ON p.id = e.project_id
+                                WHERE p.key = $1 AND e.key = $2 LIMIT 1),
+                            $1, $2, $3, $4, $5, decode($6, 'hex'), to_timestamp($7::double precision), $8
+                        RETURNING id
+                        """,
+                        [
+                            project.isEmpty ? nil : project, environment.isEmpty ? nil : environment, name, type, prefix,
+                            Hex.encode(secretHash), expiresAt.map(SQLParameter.epoch), role,
+                        ]
+                    ).int64(0)
+                    if let actor {
+                        var after: [String: Value] = [
+                            "id": .int(id), "name": .string(name), "type": .string(type), "prefix": .string(prefix),
+                        ]
+                        if let role { after["role"] = .string(role) }
+                        if let expiresAt { after["expiresAt"] = .double(expiresAt.timeIntervalSince1970) }
+                        try AuditLog.append(
+                            [
+                                AuditRecord(
+                                    actor: actor, action: "key.created", project: project.isEmpty ? nil : project,
+                                    environment: environment.isEmpty ? nil : environment, resourceType: "api_key",
+                                    resourceKey: prefix, message: "created \(type) key '\(name)'", after: .object(after))
+                            ], on: connection)
+                    }
+                    return id
+                }
             } catch {
                 guard error.sqlState == "23505" else { throw error }
                 throw StoreError(operation, message: "a key with prefix '\(prefix)' already exists", sqlState: "23505")
@@ -104,13 +140,30 @@ public struct APIKeyStore: Sendable {
         }
     }
 
-    /// Revokes a key; false when there is no such key or it was already revoked.
-    public func revoke(id: Int64) throws(StoreError) -> Bool {
+    /// Revokes a key; false when there is no such key or it was already revoked. With
+    /// `actor`, an audit row names who revoked it, in the same transaction.
+    public func revoke(id: Int64, actor: String? = nil) throws(StoreError) -> Bool {
         try StoreError.during("revoke API key \(id)") { () throws(StoreError) -> Bool in
-            !(try connection.rows(
-                "UPDATE api_keys SET revoked_at = now() WHERE id = $1::bigint AND revoked_at IS NULL RETURNING id",
-                [String(id)]
-            ).isEmpty)
+            try connection.transaction { () throws(StoreError) -> Bool in
+                let rows = try connection.rows(
+                    """
+                    UPDATE api_keys SET revoked_at = now() WHERE id = $1::bigint AND revoked_at IS NULL
+                    RETURNING prefix, name, type, project_key, environment_key
+                    """, [String(id)])
+                if let row = rows.first, let actor {
+                    try AuditLog.append(
+                        [
+                            AuditRecord(
+                                actor: actor, action: "key.revoked", project: row.optionalString(3),
+                                environment: row.optionalString(4), resourceType: "api_key",
+                                resourceKey: try row.string(0),
+                                message: "revoked \(try row.string(2)) key '\(try row.string(1))'",
+                                before: .object(["id": .int(id), "revoked": .bool(false)]),
+                                after: .object(["id": .int(id), "revoked": .bool(true)]))
+                        ], on: connection)
+                }
+                return !rows.isEmpty
+            }
         }
     }
 
@@ -134,15 +187,16 @@ public struct APIKeyStore: Sendable {
     private static let select = """
         SELECT k.id, k.project_key, k.environment_key, k.type, k.name, k.prefix, encode(k.secret_hash, 'hex'),
             extract(epoch FROM k.expires_at), extract(epoch FROM k.revoked_at), extract(epoch FROM k.last_used_at),
-            extract(epoch FROM k.created_at)
+            extract(epoch FROM k.created_at), k.role
         FROM api_keys k
         """
 
     private static func record(_ row: SQLRow) throws(StoreError) -> APIKeyRecord {
         APIKeyRecord(
-            id: try row.int64(0), project: try row.string(1), environment: try row.string(2), type: try row.string(3),
+            id: try row.int64(0), project: row.optionalString(1) ?? "", environment: row.optionalString(2) ?? "",
+            type: try row.string(3),
             name: try row.string(4), prefix: try row.string(5), secretHash: try row.hexBytes(6),
             expiresAt: try row.optionalDate(7), revokedAt: try row.optionalDate(8), lastUsedAt: try row.optionalDate(9),
-            createdAt: try row.date(10))
+            createdAt: try row.date(10), role: row.optionalString(11))
     }
 }

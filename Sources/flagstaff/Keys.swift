@@ -28,6 +28,12 @@ struct KeysCommand: ParsableCommand {
         }
     }
 
+    /// Who the audit trail names for a key made or revoked here: the local user and host.
+    static var actor: String {
+        let user = ProcessInfo.processInfo.environment["USER"] ?? ProcessInfo.processInfo.userName
+        return "cli:\(user)@\(ProcessInfo.processInfo.hostName)"
+    }
+
     enum Target {
         case database(String)
         case file(String)
@@ -38,19 +44,34 @@ struct KeysCommand: ParsableCommand {
             abstract: "Create a key; the key alone is the last line of standard output.")
 
         @OptionGroup var store: Store
-        @Option(help: "The project the key evaluates.") var project: String
-        @Option(help: "The environment the key evaluates.") var environment: String
-        @Option(help: "server, client or admin.") var type: String
+        @Option(help: "The project the key evaluates (a manage key: the one project it may manage).")
+        var project: String?
+        @Option(help: "The environment the key evaluates (not for manage keys).") var environment: String?
+        @Option(help: "server, client, admin, or manage (the management API).") var type: String
+        @Option(help: "A manage key's role: viewer, editor or owner.") var role: String?
         @Option(help: "A name saying who uses it.") var name: String
         @Option(help: "Expiry: YYYY-MM-DD (midnight UTC) or an RFC 3339 time.") var expires: String?
 
         func validate() throws {
-            guard APIKeyType(rawValue: type) != nil else {
-                throw ValidationError("--type '\(type)' must be server, client or admin")
+            guard let keyType = APIKeyType(rawValue: type) else {
+                throw ValidationError("--type '\(type)' must be server, client, admin or manage")
+            }
+            if keyType == .manage {
+                guard let role, ManagementRole(rawValue: role) != nil else {
+                    throw ValidationError("a manage key needs --role viewer, editor or owner")
+                }
+                if environment != nil {
+                    throw ValidationError("a manage key is bound to no environment: leave out --environment")
+                }
+            } else {
+                if role != nil { throw ValidationError("--role is for manage keys only") }
+                if project == nil { throw ValidationError("--project is required for a \(type) key") }
+                if environment == nil { throw ValidationError("--environment is required for a \(type) key") }
             }
             for (option, value) in [("project", project), ("environment", environment)]
-            where value.wholeMatch(of: /[a-z0-9][a-z0-9_.-]{0,49}/) == nil {
-                throw ValidationError("--\(option) '\(value)' is not a key (lower-case letters, digits, '_', '.', '-')")
+            where value.map({ $0.wholeMatch(of: /[a-z0-9][a-z0-9_.-]{0,49}/) == nil }) == true {
+                throw ValidationError(
+                    "--\(option) '\(value ?? "")' is not a key (lower-case letters, digits, '_', '.', '-')")
             }
             if let expires, KeysFile.parseExpiry(expires) == nil {
                 throw ValidationError("--expires '\(expires)' is not a date (YYYY-MM-DD or RFC 3339)")
@@ -59,6 +80,10 @@ struct KeysCommand: ParsableCommand {
 
         func run() throws {
             let keyType = APIKeyType(rawValue: type)!
+            let managementRole = role.flatMap(ManagementRole.init(rawValue:))
+            let project = self.project ?? ""
+            let environment = self.environment ?? ""
+            let scope = keyType == .manage ? (project.isEmpty ? "every project" : project) : "\(project)/\(environment)"
             let expiry = expires.flatMap(KeysFile.parseExpiry)
             if let expiry, expiry <= Date() { throw ValidationError("--expires is in the past") }
             let (key, prefix) = APIKeyFormat.generate()
@@ -70,9 +95,10 @@ struct KeysCommand: ParsableCommand {
                     let keys = APIKeyStore(connection: try PostgresConnection(url: url))
                     let number = try keys.create(
                         project: project, environment: environment, type: keyType.rawValue, name: name,
-                        prefix: prefix, secretHash: hash, expiresAt: expiry)
+                        prefix: prefix, secretHash: hash, expiresAt: expiry, role: managementRole?.rawValue,
+                        actor: KeysCommand.actor)
                     id = String(number)
-                    if !(try keys.isRecorded(project: project, environment: environment)) {
+                    if keyType != .manage, !(try keys.isRecorded(project: project, environment: environment)) {
                         printError(
                             "note: the daemon has not served \(project)/\(environment) yet; the key works once it "
                                 + "does (check the names against flagstaff.yaml)")
@@ -84,7 +110,7 @@ struct KeysCommand: ParsableCommand {
             case .file(let path):
                 let line = KeysFile.line(
                     prefix: prefix, hash: hash, type: keyType, project: project, environment: environment,
-                    expires: expiry, name: name)
+                    expires: expiry, name: name, role: managementRole)
                 do {
                     try Self.append(line + "\n", to: path)
                 } catch {
@@ -93,7 +119,8 @@ struct KeysCommand: ParsableCommand {
                 }
                 id = prefix
             }
-            print("created \(keyType.rawValue) key \(id) (\(prefix)) for \(project)/\(environment); it is shown only now:")
+            let kind = managementRole.map { "manage (\($0.rawValue))" } ?? keyType.rawValue
+            print("created \(kind) key \(id) (\(prefix)) for \(scope); it is shown only now:")
             print(key)
         }
 
@@ -115,7 +142,9 @@ struct KeysCommand: ParsableCommand {
 
         func run() throws {
             let formatter = ISO8601DateFormatter()
-            var rows: [[String]] = [["ID", "PREFIX", "PROJECT", "ENVIRONMENT", "TYPE", "NAME", "EXPIRES", "STATE", "LAST USED"]]
+            var rows: [[String]] = [
+                ["ID", "PREFIX", "PROJECT", "ENVIRONMENT", "TYPE", "NAME", "EXPIRES", "STATE", "LAST USED"]
+            ]
             let now = Date()
             switch try store.target() {
             case .database(let url):
@@ -124,7 +153,9 @@ struct KeysCommand: ParsableCommand {
                         let state =
                             key.revokedAt != nil ? "revoked" : (key.expiresAt.map { $0 <= now } == true ? "expired" : "active")
                         rows.append([
-                            String(key.id), key.prefix, key.project, key.environment, key.type, key.name,
+                            String(key.id), key.prefix, key.project.isEmpty ? "*" : key.project,
+                            key.environment.isEmpty ? "-" : key.environment,
+                            key.role.map { "\(key.type):\($0)" } ?? key.type, key.name,
                             key.expiresAt.map(formatter.string) ?? "-", state,
                             key.lastUsedAt.map(formatter.string) ?? "never",
                         ])
@@ -144,7 +175,9 @@ struct KeysCommand: ParsableCommand {
                 for key in keys {
                     let state = key.expiresAt.map { $0 <= now } == true ? "expired" : "active"
                     rows.append([
-                        key.prefix, key.prefix, key.project, key.environment, key.type.rawValue, key.name,
+                        key.prefix, key.prefix, key.project.isEmpty ? "*" : key.project,
+                        key.environment.isEmpty ? "-" : key.environment,
+                        key.role.map { "\(key.type.rawValue):\($0.rawValue)" } ?? key.type.rawValue, key.name,
                         key.expiresAt.map(formatter.string) ?? "-", state, "-",
                     ])
                 }
@@ -168,7 +201,10 @@ struct KeysCommand: ParsableCommand {
             case .database(let url):
                 guard let number = Int64(id) else { throw ValidationError("'\(id)' is not a key id") }
                 do {
-                    guard try APIKeyStore(connection: PostgresConnection(url: url)).revoke(id: number) else {
+                    guard
+                        try APIKeyStore(connection: PostgresConnection(url: url)).revoke(
+                            id: number, actor: KeysCommand.actor)
+                    else {
                         printError("error: no active key \(id)")
                         throw ExitStatus.failed
                     }
