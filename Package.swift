@@ -136,7 +136,7 @@ let package = Package(
             name: "flagstaff",
             dependencies: [
                 "FlagModel", "FlagCompiler", "FlagEngine", "FlagDiff", "GitSource", "UnleashImport", "FlagStore",
-                "FlagBus", "FlagServer", "FlagDaemon", "FlagNotify", "FlagAnalytics",
+                "FlagBus", "FlagServer", "FlagDaemon", "FlagNotify", "FlagAnalytics", "FlagAccess",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -177,6 +177,10 @@ let package = Package(
             path: "examples/swift-sdk"
         ),
         .testTarget(name: "FlagBusTests", dependencies: ["FlagBus"]),
+        .testTarget(
+            name: "FlagManageTests",
+            dependencies: ["FlagManage", "GitSource", "FlagCompiler", "FlagModel", "FlagServer"]
+        ),
         .testTarget(
             name: "FlagAccessTests",
             dependencies: [

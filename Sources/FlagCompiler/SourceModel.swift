@@ -29,6 +29,16 @@ public struct Manifest: Sendable, Hashable {
         public var branch: String
         public var production: Bool
         public var description: String?
+        /// How the management API writes to this environment (SPEC §14): `direct` commits to
+        /// the branch, `review` opens a change. nil when the manifest leaves it to the default.
+        public var write: WritePolicy?
+
+        /// The policy in force: the manifest's, else `review` for production and `direct` for the rest.
+        public var writePolicy: WritePolicy { write ?? (production ? .review : .direct) }
+    }
+
+    public enum WritePolicy: String, Sendable, Hashable, CaseIterable {
+        case direct, review
     }
 
     public var version: Int

@@ -89,7 +89,7 @@ struct SourceParser {
                 }
                 guard
                     let ef = reader.fields(
-                        value, allowed: ["branch", "production", "name", "description"], what: "an environment")
+                        value, allowed: ["branch", "production", "name", "description", "write"], what: "an environment")
                 else { continue }
                 var env = Manifest.Environment(key: key.value, name: key.value, branch: key.value, production: false)
                 if let b = reader.require(
@@ -100,6 +100,15 @@ struct SourceParser {
                 if let p = ef["production"] { env.production = reader.bool(p, what: "production")?.value ?? false }
                 if let n = ef["name"] { env.name = reader.string(n, what: "name")?.value ?? key.value }
                 if let d = ef["description"] { env.description = reader.string(d, what: "description")?.value }
+                if let w = ef["write"], let text = reader.string(w, what: "write") {
+                    if let policy = Manifest.WritePolicy(rawValue: text.value) {
+                        env.write = policy
+                    } else {
+                        reader.report(
+                            .invalidValue, "write '\(text.value)' must be direct or review", at: text.location,
+                            hint: "`write: review` opens a change for every API write; `direct` commits to the branch")
+                    }
+                }
                 environments.append(env)
             }
             let productions = environments.filter(\.production)

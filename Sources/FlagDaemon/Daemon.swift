@@ -1,4 +1,5 @@
 import FlagDiff
+import FlagManage
 import FlagModel
 import FlagNotify
 import FlagServer
@@ -50,6 +51,22 @@ public enum Daemon {
         if let analytics { metrics.addSource { analytics.metricsText() } }
         let doorbell = Wakeup()
         let heartbeat = Heartbeat()
+        var managementConfiguration = ManagementConfiguration(
+            repository: configuration.repository, isRemote: configuration.isRemote,
+            mirrorPath: configuration.mirrorPath, root: configuration.root, controlBranch: configuration.controlBranch)
+        managementConfiguration.credentials = configuration.gitCredentials
+        managementConfiguration.jwt = configuration.jwt
+        let management: ManagementAPI
+        do {
+            management = try ManagementAPI(
+                configuration: managementConfiguration, postgres: configuration.postgres, logger: logger,
+                onWritten: { doorbell.ring() })
+        } catch {
+            throw SetupError("management API: \(error)")
+        }
+        if configuration.noAuth {
+            logger.warning("--no-auth: anyone who reaches this port may change flags through the management API")
+        }
         var serverConfiguration = FlagServer.Configuration(
             host: configuration.host, port: configuration.port, rateLimit: configuration.rateLimit,
             webhookSecret: configuration.webhookSecret, role: "daemon")
@@ -71,7 +88,8 @@ public enum Daemon {
                     "analytics": .bool(analytics != nil),
                 ]
             },
-            events: analytics?.events, reports: configuration.postgres.map { AnalyticsReporter(postgres: $0, pool: pool) })
+            events: analytics?.events, reports: configuration.postgres.map { AnalyticsReporter(postgres: $0, pool: pool) },
+            management: management)
         let host = configuration.host
         let scheme = configuration.tls == nil ? "http" : "https"
         // A certificate or key that cannot be used stops the start here (TLSSetupError).

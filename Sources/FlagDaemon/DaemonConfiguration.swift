@@ -1,6 +1,8 @@
+import FlagAccess
 import FlagNotify
 import FlagServer
 import Foundation
+import GitSource
 
 /// Everything `flagstaff daemon` is told (SPEC §13), resolved from flags, environment and
 /// config file by the command line.
@@ -38,6 +40,11 @@ public struct DaemonConfiguration: Sendable {
     public var notify: NotifyConfiguration?
     /// Evaluation counts and events (`--analytics-flush`…); nil when off (`--analytics-flush 0`).
     public var analytics: AnalyticsConfiguration? = AnalyticsConfiguration()
+    /// For an http(s) remote that needs them (`--git-username`, `--git-password`): fetching
+    /// and the management API's pushes. Never logged.
+    public var gitCredentials: GitCredentials?
+    /// JWT bearer tokens for the management API (`--jwt-jwks`…); nil when only keys are taken.
+    public var jwt: JWTConfiguration?
 
     public init(repository: String) {
         self.repository = repository

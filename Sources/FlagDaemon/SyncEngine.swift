@@ -615,7 +615,8 @@ final class SyncEngine: @unchecked Sendable {
         if configuration.isRemote {
             let mirror = try repository ?? GitRepository.mirror(at: configuration.mirrorPath)
             repository = mirror
-            for update in try mirror.fetch(from: configuration.repository) where update.forced {
+            for update in try mirror.fetch(from: configuration.repository, credentials: configuration.gitCredentials)
+            where update.forced {
                 logger.warning("remote branch was force-pushed", metadata: ["branch": "\(update.branch)"])
             }
             return mirror

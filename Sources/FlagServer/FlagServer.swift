@@ -66,13 +66,18 @@ public struct FlagServer: Sendable {
     let events: EventQueue?
     /// What answers the report routes; nil without PostgreSQL (404).
     let reports: (any AnalyticsReports)?
+    /// The management API (SPEC §14): asked for every `/api/v1/` request no route above
+    /// takes; nil where there is none (a replica).
+    let management: (any ManagementResponder)?
 
     public init(
         configuration: Configuration, registry: SnapshotRegistry, metrics: Metrics = Metrics(),
         authentication: Authentication, onWebhook: @escaping @Sendable (WebhookPush) -> Void = { _ in },
         statusExtras: @escaping @Sendable () -> [String: Value] = { [:] },
-        events: EventQueue? = nil, reports: (any AnalyticsReports)? = nil
+        events: EventQueue? = nil, reports: (any AnalyticsReports)? = nil,
+        management: (any ManagementResponder)? = nil
     ) {
+        self.management = management
         self.configuration = configuration
         self.registry = registry
         self.metrics = metrics
@@ -180,6 +185,13 @@ struct Dispatcher: HTTPResponder {
             case "/hooks/git":
                 route = path
                 response = try await only(.post, request) { try await server.webhook(request) }
+            case _ where path.hasPrefix("/api/v1/") && server.management != nil:
+                // The management routes count their requests under their own route names.
+                if let answer = try await server.management?.respond(to: request, context: context, server: server) {
+                    return answer
+                }
+                route = "other"
+                response = Responses.error(.notFound, code: nil, details: "no route \(path)")
             default:
                 route = "other"
                 response = Responses.error(.notFound, code: nil, details: "no route \(path)")
@@ -199,6 +211,33 @@ struct Dispatcher: HTTPResponder {
         return Responses.error(
             .methodNotAllowed, code: nil, details: "\(request.uri.path) answers \(method.rawValue) only",
             headers: [.allow: method == .get ? "GET, HEAD" : method.rawValue])
+    }
+}
+
+/// The management API as the server sees it: something that answers a request under
+/// `/api/v1/` (nil: no such route), counting it in the server's metrics itself.
+public protocol ManagementResponder: Sendable {
+    func respond(to request: Request, context: BasicRequestContext, server: FlagServer) async throws -> Response?
+}
+
+extension FlagServer {
+    /// The presented key or bearer token, if any.
+    public static func presentedCredential(_ request: Request) -> Substring? { presentedKey(request) }
+
+    /// A 429 when `identity` has used up its rate, else nil (SPEC §12's limit, shared with
+    /// evaluation).
+    public func rateLimited(_ identity: some StringProtocol) -> Response? {
+        guard limiter.isEnabled, case .limited(let seconds) = limiter.acquire(String(identity)) else { return nil }
+        return Responses.error(
+            .tooManyRequests, code: nil,
+            details: "rate limit of \(Self.format(limiter.configuration.rate)) requests per second exceeded",
+            headers: [.retryAfter: String(seconds)])
+    }
+
+    /// The keys the server accepts; nil with `--no-auth`.
+    public var keyRing: KeyRing? {
+        if case .keys(let ring) = authentication { return ring }
+        return nil
     }
 }
 

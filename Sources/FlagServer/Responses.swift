@@ -4,14 +4,14 @@ import HTTPTypes
 import Hummingbird
 
 /// Building responses: JSON bodies are canonical JSON, errors carry OFREP's error object.
-enum Responses {
-    static let json: HTTPFields = [.contentType: "application/json"]
+public enum Responses {
+    public static let json: HTTPFields = [.contentType: "application/json"]
 
-    static func json(_ value: Value, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
+    public static func json(_ value: Value, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
         bytes(CanonicalJSON.encodeBytes(value), status: status, headers: headers)
     }
 
-    static func bytes(
+    public static func bytes(
         _ body: [UInt8], status: HTTPResponse.Status = .ok, contentType: String = "application/json",
         headers: HTTPFields = [:]
     ) -> Response {
@@ -21,20 +21,20 @@ enum Responses {
     }
 
     /// A JSON body already written to a buffer.
-    static func buffer(_ body: ByteBuffer, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
+    public static func buffer(_ body: ByteBuffer, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
         var fields = headers.isEmpty ? json : headers
         if !headers.isEmpty { fields[.contentType] = "application/json" }
         return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: body))
     }
 
-    static func text(_ body: String, status: HTTPResponse.Status = .ok, contentType: String = "text/plain; charset=utf-8")
+    public static func text(_ body: String, status: HTTPResponse.Status = .ok, contentType: String = "text/plain; charset=utf-8")
         -> Response
     {
         bytes(Array(body.utf8), status: status, contentType: contentType)
     }
 
     /// `{"errorCode": …, "errorDetails": …}` (plus `key` for a single flag), as OFREP answers errors.
-    static func error(
+    public static func error(
         _ status: HTTPResponse.Status, code: String?, details: String, key: String? = nil, headers: HTTPFields = [:]
     ) -> Response {
         var object: [String: Value] = ["errorDetails": .string(details)]
@@ -43,7 +43,7 @@ enum Responses {
         return json(.object(object), status: status, headers: headers)
     }
 
-    static func notModified(etag: String) -> Response {
+    public static func notModified(etag: String) -> Response {
         Response(status: .notModified, headers: [.eTag: etag])
     }
 }

@@ -1,8 +1,10 @@
 import ArgumentParser
+import FlagAccess
 import FlagDaemon
 import FlagNotify
 import FlagServer
 import Foundation
+import GitSource
 import Logging
 
 struct DaemonCommand: AsyncParsableCommand {
@@ -47,6 +49,7 @@ struct DaemonCommand: AsyncParsableCommand {
     @Option(help: "Give up a notification still undelivered this long after its event (default: 24h).")
     var notifyMaxAge: String?
     @OptionGroup var analytics: AnalyticsOptions
+    @OptionGroup var management: ManagementOptions
 
     func run() async throws {
         let settings = try Settings(configFile: config)
@@ -70,6 +73,8 @@ struct DaemonCommand: AsyncParsableCommand {
         configuration.migrations = settings.value("migrations", migrations)
         configuration.notify = try Self.notifications(settings, notify, notifySecret, notifyFormat, notifyMaxAge)
         configuration.analytics = try analytics.configuration(settings)
+        configuration.gitCredentials = try management.credentials(settings)
+        configuration.jwt = try management.jwt(settings)
 
         JSONLogHandler.bootstrap()
         let logger = Logger(label: "flagstaff.daemon")
@@ -221,5 +226,46 @@ struct AnalyticsOptions: ParsableArguments {
             analytics.queueCapacity = capacity
         }
         return analytics
+    }
+}
+
+/// The management API's options of `daemon` (docs/service.md, "Management API").
+struct ManagementOptions: ParsableArguments {
+    @Option(help: "User name for an http(s) repository that needs credentials (fetch and push).")
+    var gitUsername: String?
+    @Option(help: "Password or token for that user; better from FLAGSTAFF_GIT_PASSWORD or the config file.")
+    var gitPassword: String?
+    @Option(help: "Accept JWT bearer tokens on the management API, checked against this JWKS (a file or an http(s) URL).")
+    var jwtJwks: String?
+    @Option(help: "The issuer (iss) management tokens must name.") var jwtIssuer: String?
+    @Option(help: "The audience (aud) management tokens must name.") var jwtAudience: String?
+    @Option(help: "The claim holding the caller's role: viewer, editor or owner (default: flagstaff_role).")
+    var jwtRoleClaim: String?
+    @Option(help: "The claim limiting a caller to one project (default: flagstaff_project).")
+    var jwtProjectClaim: String?
+
+    func credentials(_ settings: Settings) throws -> GitCredentials? {
+        let user = settings.value("git-username", gitUsername)
+        let password = settings.value("git-password", gitPassword)
+        switch (user, password) {
+        case (nil, nil): return nil
+        case (let user?, let password?): return GitCredentials(username: user, password: password)
+        default: throw ValidationError("--git-username and --git-password go together")
+        }
+    }
+
+    func jwt(_ settings: Settings) throws -> JWTConfiguration? {
+        let issuer = settings.value("jwt-issuer", jwtIssuer)
+        let audience = settings.value("jwt-audience", jwtAudience)
+        guard let jwks = settings.value("jwt-jwks", jwtJwks) else {
+            if issuer != nil || audience != nil {
+                throw ValidationError("--jwt-issuer and --jwt-audience need --jwt-jwks")
+            }
+            return nil
+        }
+        var configuration = JWTConfiguration(jwks: jwks, issuer: issuer, audience: audience)
+        if let claim = settings.value("jwt-role-claim", jwtRoleClaim) { configuration.roleClaim = claim }
+        if let claim = settings.value("jwt-project-claim", jwtProjectClaim) { configuration.projectClaim = claim }
+        return configuration
     }
 }

@@ -274,19 +274,24 @@ func curl(port: Int, _ method: String, _ path: String, body: String? = nil, head
 }
 
 /// The value of one flag as the daemon serves it, for `environment`.
-func servedValue(_ daemon: DaemonProcess, flag: String, environment: String = "production", context: String = #"{"targetingKey":"u-2"}"#) throws -> String? {
+func servedValue(
+    _ daemon: DaemonProcess, flag: String, environment: String = "production",
+    context: String = #"{"targetingKey":"u-2"}"#, key: String? = nil
+) throws -> String? {
+    var headers = ["X-Flagstaff-Environment": environment]
+    if let key { headers["Authorization"] = "Bearer \(key)" }
     let response = try daemon.http(
-        "POST", "/ofrep/v1/evaluate/flags/\(flag)", body: #"{"context":"# + context + "}",
-        headers: ["X-Flagstaff-Environment": environment])
+        "POST", "/ofrep/v1/evaluate/flags/\(flag)", body: #"{"context":"# + context + "}", headers: headers)
     guard response.status == 200 else { return nil }
     return response.body
 }
 
 /// The revision the daemon serves for shop/`environment`, from the snapshot route.
-func servedRevision(_ port: Int, environment: String = "production") throws -> Int? {
+func servedRevision(_ port: Int, environment: String = "production", key: String? = nil) throws -> Int? {
     let headers = try Spawn.run(
-        ["curl", "-s", "-m", "5", "-D", "-", "-o", "/dev/null", "-H", "X-Flagstaff-Environment: \(environment)",
-         "http://127.0.0.1:\(port)/api/v1/snapshot"]).output
+        ["curl", "-s", "-m", "5", "-D", "-", "-o", "/dev/null", "-H", "X-Flagstaff-Environment: \(environment)"]
+            + (key.map { ["-H", "Authorization: Bearer \($0)"] } ?? [])
+            + ["http://127.0.0.1:\(port)/api/v1/snapshot"]).output
     for line in headers.split(separator: "\r\n") {
         let lower = line.lowercased()
         if lower.hasPrefix("x-flagstaff-revision:") {

@@ -1,1 +1,0 @@
-// The management API (SPEC §14).
