@@ -285,7 +285,8 @@ public struct Compiler: Sendable {
                     resolver.contentIDs = contentIDs
                     resolver.manifestID = manifestID
                 }
-                let resolved = resolver.resolve()
+                let archived = Set((flags[project.key] ?? [:]).values.filter(\.archived).map(\.key))
+                let resolved = resolver.resolve().served(archived: archived)
                 diagnostics += resolver.diagnostics
                 var snapshot = Snapshot(
                     organization: manifest.organization, project: project.key, environment: environment.key,
@@ -314,7 +315,10 @@ public struct Compiler: Sendable {
 
         var tests: [GoldenTestResult] = []
         if !diagnostics.contains(where: { $0.severity == .error }), options.runTests {
-            tests = GoldenTests.run(flags: flags, snapshots: snapshots, now: options.now ?? Instant(seconds: 0, nanos: 0))
+            // An archived flag is not served, so its golden tests have nothing to run against.
+            tests = GoldenTests.run(
+                flags: flags.mapValues { $0.filter { !$0.value.archived } }, snapshots: snapshots,
+                now: options.now ?? Instant(seconds: 0, nanos: 0))
             for result in tests {
                 if !result.passed { diagnostics.append(result.diagnostic) }
                 if let later = result.laterFailureDiagnostic { diagnostics.append(later) }

@@ -100,6 +100,8 @@ public enum DiagnosticCode: String, Sendable, Hashable, CaseIterable {
     case segmentCycle = "E205"
     case prerequisiteCycle = "E206"
     case unknownOperator = "E207"
+    /// A flag that requires an archived flag (archived flags are not served).
+    case requiresArchived = "E208"
 
     // MARK: Values (E3xx)
     /// A split weight below 0, or a split whose weights add up to 0.

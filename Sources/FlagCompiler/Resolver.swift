@@ -40,6 +40,17 @@ struct Resolver {
         /// Canonical JSON of each, in key order: the pieces the snapshot version hashes.
         var flagJSON: [[UInt8]]
         var segmentJSON: [[UInt8]]
+
+        /// Without archived flags: they are compiled and checked, never served.
+        func served(archived: Set<String>) -> Resolved {
+            guard !archived.isEmpty else { return self }
+            var out = Resolved(flags: [], segments: segments, flagJSON: [], segmentJSON: segmentJSON)
+            for (flag, json) in zip(flags, flagJSON) where !archived.contains(flag.key) {
+                out.flags.append(flag)
+                out.flagJSON.append(json)
+            }
+            return out
+        }
     }
 
     mutating func resolve() -> Resolved {
@@ -165,6 +176,7 @@ struct Resolver {
     mutating func signature(_ source: FlagSource) -> Int {
         var h = Hasher()
         h.combine(source.type)
+        h.combine(source.archived)
         if let variants = effective(source).variants {
             for v in variants { h.combine(v.name.value) }
         } else {
@@ -330,6 +342,12 @@ struct Resolver {
                 report(
                     .prerequisiteCycle, "flag '\(source.key)' requires itself", at: p.flag.location,
                     hint: "remove this prerequisite")
+                continue
+            }
+            if required.archived, !source.archived {
+                report(
+                    .requiresArchived, "flag '\(source.key)' requires '\(required.key)', which is archived",
+                    at: p.flag.location, hint: "restore '\(required.key)' (remove `archived: true`) or remove this prerequisite")
                 continue
             }
             let requiredVariants = effectiveVariantNames(required)

@@ -213,6 +213,9 @@ final class FlagSource: @unchecked Sendable {
     var base: FlagBody
     var overlays: [(environment: Located<String>, body: FlagBody)]
     var tests: [GoldenTestSource]
+    /// `archived: true`: kept in Git, compiled and checked, but not served, and no other
+    /// flag may require it.
+    var archived = false
 
     init(
         key: String, project: String, file: String, location: SourceLocation, type: FlagType, tags: [String],

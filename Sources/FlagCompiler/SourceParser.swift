@@ -234,7 +234,7 @@ struct SourceParser {
 
     static let flagFields = [
         "name", "description", "type", "owner", "tags", "expires", "variants", "enabled", "off_variant", "default",
-        "requires", "rules", "environments", "tests", "window", "events",
+        "requires", "rules", "environments", "tests", "window", "events", "archived",
     ]
 
     mutating func flag(_ node: YAMLNode?, key: String, project: String) -> FlagSource {
@@ -250,6 +250,7 @@ struct SourceParser {
         if let o = f["owner"] { flag.owner = reader.string(o, what: "owner")?.value }
         if let t = f["tags"] { flag.tags = reader.strings(t, what: "tags")?.map(\.value) ?? [] }
         if let e = f["expires"] { flag.expires = reader.name(e, what: "expires") }
+        if let a = f["archived"] { flag.archived = reader.bool(a, what: "archived")?.value ?? false }
         if let t = f["type"], let word = reader.string(t, what: "type") {
             flag.typeLocation = word.location
             if let type = FlagType(rawValue: word.value) {
