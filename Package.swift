@@ -205,6 +205,8 @@ let package = Package(
             dependencies: [
                 "FlagDaemon", "FlagStore", "FlagBus", "GitSource", "FlagModel", "FlagCompiler", "FlagNotify", "FlagstaffSDK",
                 .product(name: "Crypto", package: "swift-crypto"),
+                // Real JWTs for the management API's token tests.
+                .product(name: "JWTKit", package: "jwt-kit"),
             ]
         ),
         .testTarget(

@@ -95,9 +95,11 @@ public final class ManagementAPI: ManagementResponder, @unchecked Sendable {
         routes.resource(api, "environments", [(.get, environments)])
         routes.resource(api, "environments/{environmentId}", [(.get, environment)])
         // Flags and their per-environment configuration.
-        routes.resource(api, "projects/{projectId}/flags", [(.get, flags)])
+        routes.resource(api, "projects/{projectId}/flags", [(.get, flags), (.post, createFlag)])
         routes.resource(api, "flags", [(.get, flags)])
-        routes.resource(api, "flags/{flagId}", [(.get, flag)])
+        routes.resource(api, "flags/{flagId}", [(.get, flag), (.patch, updateFlag), (.delete, deleteFlag)])
+        routes.resource(api, "flags/{flagId}/archive", [(.post, archiveFlag)])
+        routes.resource(api, "flags/{flagId}/restore", [(.post, restoreFlag)])
         routes.resource(
             api, "flags/{flagId}/environments/{environmentId}", [(.get, configurationRead), (.patch, configurationWrite)])
         routes.resource(api, "flags/{flagId}/environments/{environmentId}/toggle", [(.patch, toggle)])

@@ -2,6 +2,7 @@ import FlagCompiler
 import FlagModel
 import FlagServer
 import Foundation
+import GitSource
 import Hummingbird
 
 extension ManagementAPI {
@@ -111,9 +112,17 @@ extension ManagementAPI {
         if let archived = query["archived"], archived != "false", archived != "true" {
             throw ManageError(.badRequest, "INVALID_QUERY", "archived must be true or false", field: "archived")
         }
-        // Archived flags are not served, so a list of what is served holds none.
+        // Archived flags are not served: they are read from their files on the control branch.
         let archivedOnly = query["archived"] == "true"
         var items: [(id: String, value: Value)] = []
+        if archivedOnly {
+            for (project, key, file) in try await archivedFlags(projects: projects, manifest: manifest) {
+                if let tag, !(file["tags"]?.arrayValue ?? []).contains(.string(tag)) { continue }
+                if let owner, file["owner"] != .string(owner) { continue }
+                if let type, (file["type"]?.stringValue ?? "boolean") != type { continue }
+                items.append(("\(project):\(key)", Resources.archivedFlag(project: project, key: key, file)))
+            }
+        }
         for project in projects where !archivedOnly {
             for (flag, states) in flagsServed(project: project, manifest: manifest) {
                 if let tag, !flag.tags.contains(tag) { continue }
@@ -124,6 +133,29 @@ extension ManagementAPI {
         }
         items.sort { $0.id < $1.id }
         return Responses.json(try Page(request).render(items))
+    }
+
+    /// Flags whose file on the control branch says `archived: true`, with what the file says.
+    func archivedFlags(projects: [String], manifest: Manifest) async throws(ManageError)
+        -> [(String, String, Value)]
+    {
+        let writer = self.writer
+        let branch = configuration.controlBranch
+        let served = flagExists(manifest)
+        let tree = try await blocking { () throws(ManageError) -> GitTree in try writer.tree(at: try writer.tip(of: branch)) }
+        return try await blocking { () throws(ManageError) -> [(String, String, Value)] in
+            var found: [(String, String, Value)] = []
+            for project in projects {
+                for path in tree.entries.keys.sorted() where path.hasPrefix("\(project)/flags/") {
+                    let key = Compiler.stemOf(String(path.dropFirst("\(project)/flags/".count)))
+                    guard !served(project, key), let bytes = try? tree.read(path),
+                        let node = try? YAMLReader.parse(bytes, file: path), node.value["archived"] == .bool(true)
+                    else { continue }
+                    found.append((project, key, node.value))
+                }
+            }
+            return found
+        }
     }
 
     /// Every flag a project serves in some environment, with its state in each.

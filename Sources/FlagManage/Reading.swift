@@ -67,7 +67,7 @@ extension ManagementAPI {
         return manifest.environments.lazy.compactMap { registry.snapshot(project: project, environment: $0.key) }.first
     }
 
-    func flagExists(_ manifest: Manifest) -> (String, String) -> Bool {
+    func flagExists(_ manifest: Manifest) -> @Sendable (String, String) -> Bool {
         let registry = server.registry
         return { project, key in
             manifest.environments.contains { environment in
@@ -77,7 +77,7 @@ extension ManagementAPI {
         }
     }
 
-    func segmentExists(_ manifest: Manifest) -> (String, String) -> Bool {
+    func segmentExists(_ manifest: Manifest) -> @Sendable (String, String) -> Bool {
         let registry = server.registry
         return { project, key in
             manifest.environments.contains { environment in

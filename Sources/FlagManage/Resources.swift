@@ -55,6 +55,18 @@ enum Resources {
         ])
     }
 
+    /// An archived flag, from its file (it is in no snapshot).
+    static func archivedFlag(project: String, key: String, _ file: Value) -> Value {
+        .object([
+            "id": .string("\(project):\(key)"), "key": .string(key), "project": .string(project),
+            "name": file["name"] ?? .string(key), "description": file["description"] ?? .null,
+            "type": file["type"] ?? .string("boolean"), "owner": file["owner"] ?? .null,
+            "tags": file["tags"] ?? .array([]), "expires": file["expires"] ?? .null,
+            "variants": file["variants"] ?? .object(["on": .bool(true), "off": .bool(false)]),
+            "archived": .bool(true), "environments": .object([:]),
+        ])
+    }
+
     /// A flag's configuration in one environment: what its overlay and file make of it there.
     static func configuration(project: String, environment: String, _ flag: Flag) -> Value {
         .object([

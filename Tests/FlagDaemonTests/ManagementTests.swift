@@ -28,9 +28,21 @@ struct ManagementTests {
 
             """
 
-        init() throws {
+        init(productionWrite: String? = nil) throws {
             repo = try FlagRepository()
             try repo.write(["shop/flags/checkout.yaml": Self.checkout])
+            if let productionWrite {
+                try repo.write([
+                    "flagstaff.yaml": """
+                    version: 1
+                    organization: acme
+                    projects: { shop: {} }
+                    environments:
+                      production: { branch: main, production: true, write: \(productionWrite) }
+                      staging: { branch: staging }
+                    """
+                ])
+            }
             try repo.commit("checkout with comments")
             try repo.git("branch", "-f", "staging", "main")
             keysFile = FileManager.default.temporaryDirectory.appendingPathComponent("keys-\(UUID().uuidString)")
@@ -54,13 +66,13 @@ struct ManagementTests {
 
         deinit { try? FileManager.default.removeItem(at: keysFile) }
 
-        func daemon(_ extra: [String] = []) async throws -> DaemonProcess {
+        func daemon(_ extra: [String] = [], keys: [String]? = nil) async throws -> DaemonProcess {
             let daemon = try DaemonProcess(
-                ["daemon", "--repo", repo.url.path, "--poll-interval", "0.2", "--keys-file", keysFile.path] + extra)
+                ["daemon", "--repo", repo.url.path, "--poll-interval", "0.2"] + (keys ?? ["--keys-file", keysFile.path])
+                    + extra)
             try await daemon.waitUntilListening()
             try await eventually(30, "both environments are served") {
-                try servedRevision(daemon.port, environment: "staging", key: self.keys["server-staging"]) != nil
-                    && servedRevision(daemon.port, environment: "production", key: self.keys["server"]) != nil
+                try daemon.http("GET", "/readyz").status == 200
             }
             return daemon
         }
@@ -199,7 +211,7 @@ struct ManagementTests {
 
         // Two writers with the same ETag, at once: one lands, the other is 412.
         async let first = Task.detached {
-            try setup.call(daemon, "editor", "PATCH", path, body: #"{"default": "on"}"#, headers: ["If-Match": tag])
+            try setup.call(daemon, "editor", "PATCH", path, body: #"{"default": "off"}"#, headers: ["If-Match": tag])
         }.value
         async let second = Task.detached {
             try setup.call(daemon, "editor", "PATCH", path, body: #"{"enabled": false}"#, headers: ["If-Match": tag])
@@ -208,17 +220,21 @@ struct ManagementTests {
         #expect(statuses == [200, 412], "\(statuses)")
 
         // Without If-Match, concurrent writers to one flag both land.
+        let reset = try setup.call(daemon, "editor", "PATCH", path, body: #"{"enabled": true, "default": "on"}"#)
+        #expect(reset.status == 200, "\(reset.body)")
+        #expect(reset.json["commit"]?["id"] != nil, "\(reset.body)")
         async let third = Task.detached {
             try setup.call(daemon, "editor", "PATCH", path, body: #"{"default": "off"}"#)
         }.value
         async let fourth = Task.detached {
-            try setup.call(daemon, "editor", "PATCH", "\(path)/toggle", body: #"{"enabled": true}"#)
+            try setup.call(daemon, "editor", "PATCH", "\(path)/toggle", body: #"{"enabled": false}"#)
         }.value
         let both = try await [third.status, fourth.status]
         #expect(both == [200, 200], "\(both)")
         let file = try setup.file("staging")
         #expect(file.contains("default: off"), "\(file)")
-        #expect(file.contains("enabled: true }"), "\(file)")
+        #expect(file.contains("enabled: false"), "\(file)")
+        #expect(!file.contains("default: on,") && !file.contains("enabled: true,"), "\(file)")
     }
 
     @Test func productionReviewsChangesButTheKillSwitchIsDirect() async throws {
@@ -287,5 +303,121 @@ struct ManagementTests {
         #expect(try setup.file("main").contains("enabled: false, default: on") || setup.file("main").contains("default: on"))
         let author = try setup.repo.git("log", "-1", "--format=%an", "main")
         #expect(author.hasPrefix("Ana Bot owner"), "\(author)")
+    }
+
+    @Test func flagsAreCreatedArchivedAndRestoredOnEveryBranch() async throws {
+        let setup = try Setup(productionWrite: "direct")
+        let daemon = try await setup.daemon()
+        defer { daemon.terminate() }
+
+        let created = try setup.call(
+            daemon, "editor", "POST", "/api/v1/projects/shop/flags",
+            body: #"{"key": "dark-mode", "name": "Dark mode", "tags": ["ui"], "owner": "team-web", "default": "on"}"#)
+        #expect(created.status == 201, "\(created.body)")
+        #expect(created.json["writes"]?.arrayValue?.count == 2, "\(created.body)")
+        let file = try setup.file("main", "shop/flags/dark-mode.yaml")
+        #expect(file == "name: Dark mode\nowner: team-web\ntags: [ui]\ndefault: on\n", "\(file)")
+        #expect(try setup.file("staging", "shop/flags/dark-mode.yaml") == file)
+        let again = try setup.call(daemon, "editor", "POST", "/api/v1/projects/shop/flags", body: #"{"key": "dark-mode"}"#)
+        #expect(again.status == 409, "\(again.body)")
+        let badKey = try setup.call(daemon, "editor", "POST", "/api/v1/projects/shop/flags", body: #"{"key": "Dark Mode"}"#)
+        #expect(badKey.status == 400)
+        #expect(badKey.json["field"] == .string("key"))
+        try await eventually(10, "the new flag is served in production") {
+            try servedValue(daemon, flag: "dark-mode", context: #"{"targetingKey":"u-1"}"#, key: setup.keys["server"])?
+                .contains(#""value":true"#) == true
+        }
+        let listed = try setup.call(daemon, "viewer", "GET", "/api/v1/projects/shop/flags?tag=ui&owner=team-web")
+        #expect(listed.json["items"]?.arrayValue?.map { $0["key"] } == [.string("dark-mode")], "\(listed.body)")
+
+        // Archive: still in Git, no longer served, listed with archived=true; restore puts back the same bytes.
+        let archived = try setup.call(daemon, "editor", "POST", "/api/v1/flags/shop:dark-mode/archive")
+        #expect(archived.status == 200, "\(archived.body)")
+        #expect(try setup.file("main", "shop/flags/dark-mode.yaml") == file + "archived: true\n")
+        try await eventually(10, "the archived flag is not served") {
+            try daemon.http(
+                "POST", "/ofrep/v1/evaluate/flags/dark-mode", body: #"{"context":{"targetingKey":"u"}}"#,
+                headers: ["Authorization": "Bearer \(setup.keys["server"]!)"]
+            ).status == 404
+        }
+        let archivedList = try setup.call(daemon, "viewer", "GET", "/api/v1/flags?archived=true")
+        #expect(archivedList.json["items"]?.arrayValue?.map { $0["id"] } == [.string("shop:dark-mode")], "\(archivedList.body)")
+        #expect(archivedList.json["items"]?.arrayValue?.first?["archived"] == .bool(true))
+        let restored = try setup.call(daemon, "editor", "POST", "/api/v1/flags/shop:dark-mode/restore")
+        #expect(restored.status == 200, "\(restored.body)")
+        #expect(try setup.file("main", "shop/flags/dark-mode.yaml") == file)
+        #expect(try setup.file("staging", "shop/flags/dark-mode.yaml") == file)
+
+        // Metadata: only those lines change.
+        let renamed = try setup.call(
+            daemon, "editor", "PATCH", "/api/v1/flags/shop:dark-mode", body: #"{"name": "Dark theme", "owner": null}"#)
+        #expect(renamed.status == 200, "\(renamed.body)")
+        #expect(try setup.file("main", "shop/flags/dark-mode.yaml") == "name: Dark theme\ntags: [ui]\ndefault: on\n")
+
+        // Deleting is for owners, and the file goes from every branch.
+        #expect(try setup.call(daemon, "editor", "DELETE", "/api/v1/flags/shop:dark-mode").status == 403)
+        let deleted = try setup.call(daemon, "owner", "DELETE", "/api/v1/flags/shop:dark-mode")
+        #expect(deleted.status == 200, "\(deleted.body)")
+        #expect(throws: (any Error).self) { try setup.file("main", "shop/flags/dark-mode.yaml") }
+    }
+
+    @Test func keysAndTheAuditTrailInPostgreSQLNameTheCaller() async throws {
+        let setup = try Setup(productionWrite: "direct")
+        let database = try Services.database()
+        // A new deployment makes its first key before the daemon ever ran.
+        #expect(try Spawn.run([Paths.binary, "migrate", "--postgres", database]).status == 0)
+        let made = try Spawn.run(
+            [Paths.binary, "keys", "create", "--postgres", database, "--type", "manage", "--role", "owner",
+             "--name", "Release bot"])
+        #expect(made.status == 0, "\(made.output)")
+        let ownerKey = String(made.output.split(separator: "\n").last ?? "")
+        setup.keys["owner"] = ownerKey
+        let daemon = try await setup.daemon(["--postgres", database], keys: [])
+        defer { daemon.terminate() }
+        try await eventually(10, "the key is loaded") {
+            try setup.call(daemon, "owner", "GET", "/api/v1/projects").status == 200
+        }
+
+        let toggled = try setup.call(
+            daemon, "owner", "PATCH", "/api/v1/flags/shop:checkout/environments/production/toggle?wait=applied",
+            body: #"{"enabled": false, "comment": "incident"}"#)
+        #expect(toggled.status == 200, "\(toggled.body)")
+        let commit = try #require(toggled.json["commit"]?["id"]?.stringValue)
+        try await eventually(10, "the sync's audit rows name the caller") {
+            try count(database, "SELECT count(*) FROM audit_logs WHERE commit_sha = $1 AND actor LIKE 'Release bot <%'", [commit]) > 0
+        }
+        let audit = try setup.call(daemon, "viewer-none", "GET", "/api/v1/audit-logs")
+        #expect(audit.status == 401)
+        let trail = try setup.call(daemon, "owner", "GET", "/api/v1/audit-logs?actor=Release%20bot")
+        #expect(trail.status == 200, "\(trail.body)")
+        let rows = trail.json["items"]?.arrayValue ?? []
+        #expect(!rows.isEmpty && rows.allSatisfy { $0["commit"] == .string(commit) }, "\(trail.body)")
+        // A page at a time, newest first, with a cursor.
+        let first = try setup.call(daemon, "owner", "GET", "/api/v1/audit-logs?limit=1")
+        let cursor = try #require(first.json["nextCursor"]?.stringValue, "\(first.body)")
+        let second = try setup.call(daemon, "owner", "GET", "/api/v1/audit-logs?limit=1&cursor=\(cursor)")
+        let firstID = first.json["items"]?.arrayValue?.first?["id"]?.intValue ?? 0
+        let secondID = second.json["items"]?.arrayValue?.first?["id"]?.intValue ?? 0
+        #expect(secondID > 0 && secondID < firstID, "\(first.body) \(second.body)")
+        let badTime = try setup.call(daemon, "owner", "GET", "/api/v1/audit-logs?since=yesterday")
+        #expect(badTime.status == 400)
+        #expect(badTime.json["field"] == .string("since"))
+
+        // Keys over HTTP: the secret once, usable at once, revoked at once; both audited.
+        let created = try setup.call(
+            daemon, "owner", "POST", "/api/v1/api-keys", body: #"{"name": "Dashboard", "type": "manage", "role": "viewer"}"#)
+        #expect(created.status == 201, "\(created.body)")
+        let secret = try #require(created.json["secret"]?.stringValue)
+        let id = try #require(created.json["id"]?.stringValue)
+        #expect(try setup.call(daemon, secret, "GET", "/api/v1/projects").status == 200)
+        let listed = try setup.call(daemon, "owner", "GET", "/api/v1/api-keys")
+        #expect(!listed.body.contains(secret))
+        #expect(try setup.call(daemon, "owner", "DELETE", "/api/v1/api-keys/\(id)").status == 200)
+        #expect(try setup.call(daemon, secret, "GET", "/api/v1/projects").status == 401)
+        #expect(try count(database, "SELECT count(*) FROM audit_logs WHERE action IN ('key.created', 'key.revoked') AND actor LIKE 'key:fsk_%'") == 2)
+        #expect(try count(database, "SELECT count(*) FROM audit_logs WHERE action = 'key.created' AND actor LIKE 'cli:%'") == 1)
+        #expect(!(try Spawn.run(["pg_dump", database]).output.contains(secret)))
+        let verify = try Spawn.run([Paths.binary, "audit", "verify", "--postgres", database])
+        #expect(verify.status == 0, "\(verify.output)")
     }
 }
