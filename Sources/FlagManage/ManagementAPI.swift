@@ -89,11 +89,13 @@ public final class ManagementAPI: ManagementResponder, @unchecked Sendable {
         routes.resource(api, "organizations/{organizationId}", [(.get, organization)])
         routes.resource(api, "organizations/{organizationId}/projects", [(.get, projects)])
         // Projects and their environments.
-        routes.resource(api, "projects", [(.get, projects)])
-        routes.resource(api, "projects/{projectId}", [(.get, project)])
+        routes.resource(api, "projects", [(.get, projects), (.post, createProject)])
+        routes.resource(api, "projects/{projectId}", [(.get, project), (.patch, updateProject), (.delete, deleteProject)])
         routes.resource(api, "projects/{projectId}/environments", [(.get, environments)])
-        routes.resource(api, "environments", [(.get, environments)])
-        routes.resource(api, "environments/{environmentId}", [(.get, environment)])
+        routes.resource(api, "environments", [(.get, environments), (.post, createEnvironment)])
+        routes.resource(
+            api, "environments/{environmentId}",
+            [(.get, environment), (.patch, updateEnvironment), (.delete, deleteEnvironment)])
         // Flags and their per-environment configuration.
         routes.resource(api, "projects/{projectId}/flags", [(.get, flags), (.post, createFlag)])
         routes.resource(api, "flags", [(.get, flags)])
@@ -104,9 +106,10 @@ public final class ManagementAPI: ManagementResponder, @unchecked Sendable {
             api, "flags/{flagId}/environments/{environmentId}", [(.get, configurationRead), (.patch, configurationWrite)])
         routes.resource(api, "flags/{flagId}/environments/{environmentId}/toggle", [(.patch, toggle)])
         // Segments.
-        routes.resource(api, "projects/{projectId}/segments", [(.get, segments)])
+        routes.resource(api, "projects/{projectId}/segments", [(.get, segments), (.post, createSegment)])
         routes.resource(api, "segments", [(.get, segments)])
-        routes.resource(api, "segments/{segmentId}", [(.get, segment)])
+        routes.resource(
+            api, "segments/{segmentId}", [(.get, segment), (.patch, updateSegment), (.delete, deleteSegment)])
         // Keys and the audit trail (PostgreSQL).
         routes.resource(api, "api-keys", [(.get, keys), (.post, createKey)])
         routes.resource(api, "api-keys/{keyId}", [(.get, key), (.delete, revokeKey)])
@@ -116,6 +119,7 @@ public final class ManagementAPI: ManagementResponder, @unchecked Sendable {
         routes.resource(api, "changes/{changeId}", [(.get, change)])
         routes.resource(api, "changes/{changeId}/merge", [(.post, mergeChange)])
         routes.resource(api, "changes/{changeId}/close", [(.post, closeChange)])
+        routes.resource(api, "promotions", [(.post, promote)])
         return routes
     }
 }

@@ -57,8 +57,12 @@ struct Promote: ParsableCommand {
         let sourceTree = try repository.tree(at: sourceTip, root: root)
         let targetTree = try repository.tree(at: targetTip, root: root)
 
-        let plan = try PromotionPlan(
-            source: sourceTree, target: targetTree, flags: flags, project: project)
+        let plan: PromotionPlan
+        do {
+            plan = try PromotionPlan(source: sourceTree, target: targetTree, flags: flags, project: project)
+        } catch let error as PromotionPlan.UnknownFlag {
+            throw ValidationError(error.description)
+        }
         guard !plan.changes.isEmpty else {
             print("nothing to promote: \(target.branch) already has \(from)'s files")
             return
@@ -89,101 +93,5 @@ struct Promote: ParsableCommand {
         guard var root, !root.isEmpty, root != "." else { return "" }
         while root.hasSuffix("/") { root.removeLast() }
         return root + "/"
-    }
-}
-
-/// Which files a promotion copies, adds or deletes, by comparing blob ids.
-struct PromotionPlan {
-    struct Change {
-        var path: String
-        var blob: ObjectID?
-        var kind: String
-    }
-
-    var changes: [Change] = []
-
-    init(source: GitTree, target: GitTree, flags: [String], project: String?) throws {
-        func isFlagOrSegment(_ path: String) -> (project: String, kind: String, key: String)? {
-            let parts = path.split(separator: "/").map(String.init)
-            guard parts.count == 3, parts[1] == "flags" || parts[1] == "segments" else { return nil }
-            guard project == nil || parts[0] == project else { return nil }
-            return (parts[0], parts[1], Compiler.stemOf(parts[2]))
-        }
-        var wanted = Set<String>()
-        if flags.isEmpty {
-            for path in Set(source.entries.keys).union(target.entries.keys) where isFlagOrSegment(path) != nil {
-                wanted.insert(path)
-            }
-        } else {
-            for key in flags {
-                let matches = source.entries.keys.filter {
-                    if let f = isFlagOrSegment($0) { return f.kind == "flags" && f.key == key }
-                    return false
-                }
-                guard !matches.isEmpty else {
-                    throw ValidationError("no flag '\(key)' in the source environment's branch")
-                }
-                wanted.formUnion(matches)
-            }
-            // The segments those flags use come along, so the promotion compiles.
-            wanted.formUnion(try Self.segments(usedBy: wanted, in: source))
-        }
-        for path in wanted.sorted() {
-            let from = source.entries[path]
-            let to = target.entries[path]
-            guard from != to else { continue }
-            changes.append(Change(path: path, blob: from, kind: to == nil ? "added" : (from == nil ? "removed" : "changed")))
-        }
-    }
-
-    /// Segment files referenced by the given flag files, and by those segments, in turn.
-    static func segments(usedBy files: Set<String>, in tree: GitTree) throws -> Set<String> {
-        var found = Set<String>()
-        var queue = Array(files)
-        while let path = queue.popLast() {
-            let project = String(path.split(separator: "/").first ?? "")
-            let text = String(decoding: try tree.read(path), as: UTF8.self)
-            for key in Self.segmentReferences(text) {
-                for candidate in ["\(project)/segments/\(key).yaml", "\(project)/segments/\(key).yml"]
-                where tree.entries[candidate] != nil && !found.contains(candidate) {
-                    found.insert(candidate)
-                    queue.append(candidate)
-                }
-            }
-        }
-        return found
-    }
-
-    /// `segment: KEY` references, read from the YAML text (a promotion must work on flags
-    /// that the target's compiler has not seen).
-    static func segmentReferences(_ text: String) -> [String] {
-        var keys: [String] = []
-        var rest = text[...]
-        while let r = rest.firstRange(of: "segment:") {
-            var tail = rest[r.upperBound...].drop { $0 == " " || $0 == "\"" || $0 == "'" }
-            let key = tail.prefix { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." }
-            if !key.isEmpty { keys.append(String(key)) }
-            tail = tail.dropFirst(key.count)
-            rest = tail
-        }
-        return keys
-    }
-
-    func message(from: String, to: String, sourceBranch: String, sourceCommit: ObjectID) -> String {
-        let flagChanges = changes.filter { $0.path.contains("/flags/") }
-        let segmentChanges = changes.filter { $0.path.contains("/segments/") }
-        var lines = [
-            "Promote \(flagChanges.count) flag\(flagChanges.count == 1 ? "" : "s")"
-                + (segmentChanges.isEmpty ? "" : " and \(segmentChanges.count) segment\(segmentChanges.count == 1 ? "" : "s")")
-                + " from \(from) to \(to)",
-            "",
-            "From \(sourceBranch) at \(sourceCommit.short):",
-        ]
-        for change in changes {
-            let parts = change.path.split(separator: "/")
-            let what = parts.count == 3 ? "\(parts[0]) \(parts[1].dropLast()) \(Compiler.stemOf(String(parts[2])))" : change.path
-            lines.append("- \(what): \(change.kind)")
-        }
-        return lines.joined(separator: "\n") + "\n"
     }
 }

@@ -420,4 +420,69 @@ struct ManagementTests {
         let verify = try Spawn.run([Paths.binary, "audit", "verify", "--postgres", database])
         #expect(verify.status == 0, "\(verify.output)")
     }
+
+    @Test func projectsEnvironmentsSegmentsAndPromotionsAreWrittenToTheManifestAndBranches() async throws {
+        let setup = try Setup(productionWrite: "direct")
+        let daemon = try await setup.daemon()
+        defer { daemon.terminate() }
+
+        let second = try setup.call(daemon, "owner", "POST", "/api/v1/organizations", body: #"{"key": "globex"}"#)
+        #expect(second.status == 409, "\(second.body)")
+        #expect(second.json["errorCode"] == .string("ONE_ORGANIZATION"))
+
+        #expect(try setup.call(daemon, "editor", "POST", "/api/v1/projects", body: #"{"key": "mobile"}"#).status == 403)
+        let project = try setup.call(
+            daemon, "owner", "POST", "/api/v1/projects", body: #"{"key": "mobile", "name": "Mobile apps"}"#)
+        #expect(project.status == 201, "\(project.body)")
+        for branch in ["main", "staging"] {
+            let manifest = try setup.file(branch, "flagstaff.yaml")
+            #expect(manifest.contains(#"projects: { shop: {}, mobile: { name: "Mobile apps" } }"#), "\(manifest)")
+        }
+
+        let environment = try setup.call(
+            daemon, "owner", "POST", "/api/v1/environments", body: #"{"key": "qa", "source": "staging"}"#)
+        #expect(environment.status == 201, "\(environment.body)")
+        #expect(try setup.repo.tip("qa") == setup.repo.tip("staging"))
+        try await eventually(15, "the new environment is served") {
+            try setup.call(daemon, "viewer", "GET", "/api/v1/environments/qa").json["served"]?["shop"]?["revision"] != nil
+        }
+        let policy = try setup.call(daemon, "owner", "PATCH", "/api/v1/environments/qa", body: #"{"write": "review"}"#)
+        #expect(policy.status == 200, "\(policy.body)")
+        #expect(try setup.file("main", "flagstaff.yaml").contains("qa: { branch: qa, write: review }"))
+
+        let segment = try setup.call(
+            daemon, "editor", "POST", "/api/v1/projects/shop/segments", body: #"{"key": "beta", "include": ["u-7"]}"#)
+        #expect(segment.status == 202, "qa reviews now: \(segment.body)")
+        #expect(try setup.file("main", "shop/segments/beta.yaml") == "include: [u-7]\n")
+        try await eventually(10, "the segment is served") {
+            try setup.call(daemon, "viewer", "GET", "/api/v1/segments/shop:beta").status == 200
+        }
+        let widened = try setup.call(
+            daemon, "editor", "PATCH", "/api/v1/segments/shop:beta", body: #"{"include": ["u-7", "u-8"]}"#)
+        // qa has no such segment yet (its change is open), so only the direct branches change.
+        #expect(widened.status == 200, "\(widened.body)")
+        #expect(try setup.file("staging", "shop/segments/beta.yaml") == "include: [u-7, u-8]\n")
+
+        // Promote staging's checkout (changed there by a commit) to production as a change, then merge it.
+        try setup.repo.git("checkout", "-q", "staging")
+        try setup.repo.write([
+            "shop/flags/checkout.yaml": try setup.file("staging").replacingOccurrences(
+                of: "\ndefault: off\n", with: "\ndefault: on\n")
+        ])
+        try setup.repo.commit("checkout on for everyone")
+        try setup.repo.git("checkout", "-q", "main")
+        let promotion = try setup.call(
+            daemon, "editor", "POST", "/api/v1/promotions",
+            body: #"{"from": "staging", "to": "production", "flags": ["checkout"]}"#)
+        #expect(promotion.status == 202, "\(promotion.body)")
+        let id = try #require(promotion.json["change"]?["id"]?.stringValue)
+        #expect(promotion.json["diff"]?["text"]?.stringValue?.contains("checkout") == true, "\(promotion.json["diff"] ?? .null)")
+        let unknown = try setup.call(
+            daemon, "editor", "POST", "/api/v1/promotions", body: #"{"from": "staging", "to": "production", "flags": ["nope"]}"#)
+        #expect(unknown.status == 400)
+        #expect(unknown.json["field"] == .string("flags"))
+        let merged = try setup.call(daemon, "owner", "POST", "/api/v1/changes/\(id)/merge")
+        #expect(merged.status == 200, "\(merged.body)")
+        #expect(try setup.file("main") == setup.file("staging"))
+    }
 }
