@@ -322,6 +322,7 @@ public struct Compiler: Sendable {
             for result in tests {
                 if !result.passed { diagnostics.append(result.diagnostic) }
                 if let later = result.laterFailureDiagnostic { diagnostics.append(later) }
+                if let skipped = result.skippedDiagnostic { diagnostics.append(skipped) }
             }
         }
         let ordered = Self.ordered(diagnostics)

@@ -149,6 +149,8 @@ public enum DiagnosticCode: String, Sendable, Hashable, CaseIterable {
     case pastSchedule = "W004"
     /// A golden test without `at:` that passes now but will fail once a schedule moves on.
     case untimedGoldenTest = "W005"
+    /// A golden test not checked because its flag is disabled in that environment.
+    case disabledGoldenTest = "W006"
 
     public var severity: Diagnostic.Severity { rawValue.hasPrefix("W") ? .warning : .error }
 }

@@ -16,8 +16,23 @@ public struct GoldenTestResult: Sendable {
     /// For a test without `at:` that passes now: the first time the snapshot's schedules
     /// will make it fail, and how.
     public var laterFailure: (at: Instant, failure: String)?
+    /// The flag is disabled (`enabled: false`) in this environment and the test expects what
+    /// it serves when enabled: not checked, so that a kill switch is never held back by the
+    /// tests of what it switches off. A test about the disabled flag names `reason: DISABLED`.
+    public var skippedBecauseDisabled = false
 
     public var passed: Bool { failure == nil }
+
+    /// W006 for a test not checked because its flag is disabled in the environment.
+    public var skippedDiagnostic: Diagnostic? {
+        guard skippedBecauseDisabled else { return nil }
+        return Diagnostic(
+            .disabledGoldenTest,
+            "test\(name.map { " \"\($0)\"" } ?? "") of flag '\(flag)' is not checked in environment "
+                + "'\(environment)': the flag is disabled there (enabled: false)",
+            at: location,
+            hint: "it is checked again once the flag is enabled; a test of the disabled flag expects its off variant with `reason: DISABLED`")
+    }
 
     /// W005 for a test that passes now but will fail once a schedule moves on.
     public var laterFailureDiagnostic: Diagnostic? {
@@ -65,7 +80,11 @@ enum GoldenTests {
                             location: test.location, expectedVariant: test.expect.value, context: test.context,
                             result: result,
                             failure: failure(of: test, result))
-                        if outcome.passed, test.at == nil {
+                        if outcome.failure != nil, result.reason == .disabled, test.reason?.value != "DISABLED" {
+                            outcome.failure = nil
+                            outcome.skippedBecauseDisabled = true
+                        }
+                        if outcome.passed, !outcome.skippedBecauseDisabled, test.at == nil {
                             outcome.laterFailure = laterFailure(of: test, key: key, evaluator, after: now)
                         }
                         results.append(outcome)

@@ -35,6 +35,8 @@ struct Test: ParsableCommand {
             let name = "\(result.project)/\(result.flag) [\(result.environment)]" + (result.name.map { " \($0)" } ?? "")
             if let failure = result.failure {
                 lines.append("\(place): FAIL \(name): \(failure)")
+            } else if result.skippedBecauseDisabled {
+                lines.append("\(place): skip \(name): the flag is disabled in \(result.environment)")
             } else if verbose {
                 lines.append("\(place): ok   \(name)")
             }
@@ -45,9 +47,10 @@ struct Test: ParsableCommand {
             let failures = compilation.tests.filter { !$0.passed }.map(\.diagnostic)
             print(repository.formatter(format, tree: tree).render(failures), terminator: "")
         }
-        let passed = compilation.tests.filter(\.passed).count
-        let failed = compilation.tests.count - passed
-        if format == .text { print("\(passed) passed, \(failed) failed") }
+        let skipped = compilation.tests.filter(\.skippedBecauseDisabled).count
+        let passed = compilation.tests.filter(\.passed).count - skipped
+        let failed = compilation.tests.count - passed - skipped
+        if format == .text { print("\(passed) passed, \(failed) failed" + (skipped > 0 ? ", \(skipped) skipped (flag disabled)" : "")) }
         if failed > 0 { throw ExitStatus.failed }
     }
 }
