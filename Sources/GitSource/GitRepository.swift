@@ -308,6 +308,13 @@ public struct GitTree: FlagTree {
     /// Path (relative to the root) → blob id.
     public let entries: [String: ObjectID]
 
+    /// A tree known without reading it: another commit's, with some entries changed.
+    public init(repository: GitRepository, commit: ObjectID, entries: [String: ObjectID]) {
+        self.repository = repository
+        self.commit = commit
+        self.entries = entries
+    }
+
     public func files() throws -> [String] {
         // String order is UTF-8 byte order for the ASCII paths of a flag repository, and
         // far faster to sort; the compiler orders its diagnostics itself.

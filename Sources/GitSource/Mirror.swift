@@ -55,6 +55,7 @@ extension GitRepository {
             options.callbacks.payload = unmanaged.toOpaque()
             options.callbacks.credentials = PushPayload.credentialCallback
             let specs = ["+refs/heads/*:refs/heads/*"]
+            git_error_clear()
             code = specs.withCStringArray { array in
                 var strarray = git_strarray(strings: array, count: specs.count)
                 return git_remote_fetch(remote, &strarray, &options, "flagstaff fetch")

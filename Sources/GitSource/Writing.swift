@@ -81,6 +81,14 @@ extension GitRepository {
         }
     }
 
+    /// The id `bytes` would have as a blob, without storing it.
+    public static func blobID(of bytes: [UInt8]) -> ObjectID {
+        var oid = git_oid()
+        _ = LibGit2.initialized
+        _ = bytes.withUnsafeBytes { git_odb_hash(&oid, $0.baseAddress, $0.count, GIT_OBJECT_BLOB) }
+        return ObjectID(oid)
+    }
+
     /// Stores `bytes` as a blob and returns its id.
     public func writeBlob(_ bytes: [UInt8]) throws(GitError) -> ObjectID {
         try withHandle { repo throws(GitError) -> ObjectID in
@@ -291,12 +299,22 @@ final class PushPayload {
 
     /// Offers the credentials once; a second ask means they were refused, and asking again
     /// would loop.
+    /// libgit2 sets no message for a callback's refusal, so the one set here is what the
+    /// error says (rather than whatever failed last on the thread).
     static let credentialCallback: git_credential_acquire_cb = { out, _, _, allowed, payload in
-        guard let payload, let out else { return -1 }
+        guard let payload, let out else { return GIT_EAUTH.rawValue }
         let state = Unmanaged<PushPayload>.fromOpaque(payload).takeUnretainedValue()
-        guard let credentials = state.credentials, state.credentialAttempts == 0,
-            allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT.rawValue != 0
-        else { return -1 }
+        guard let credentials = state.credentials else {
+            git_error_set_str(
+                Int32(GIT_ERROR_NET.rawValue),
+                "the remote asks for credentials and none are configured (--git-username, --git-password)")
+            return GIT_EAUTH.rawValue
+        }
+        guard state.credentialAttempts == 0, allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT.rawValue != 0 else {
+            git_error_set_str(
+                Int32(GIT_ERROR_NET.rawValue), "the remote refused the credentials for '\(credentials.username)'")
+            return GIT_EAUTH.rawValue
+        }
         state.credentialAttempts += 1
         return git_credential_userpass_plaintext_new(out, credentials.username, credentials.password)
     }
@@ -336,6 +354,7 @@ extension GitRepository {
                 return 0
             }
             let specs = ["\(staging):refs/heads/\(branch)"]
+            git_error_clear()
             code = specs.withCStringArray { array in
                 var strarray = git_strarray(strings: array, count: specs.count)
                 return git_remote_push(remote, &strarray, &options)
@@ -350,7 +369,13 @@ extension GitRepository {
             if message.contains("fast-forward") || message.contains("fastforward") { return .rejected(message) }
             throw GitError("push to '\(branch)'", message: Self.explainFetch(message), code: code)
         }
-        if let rejection = payload.rejection { return .rejected(rejection) }
+        if let rejection = payload.rejection {
+            // Only a remote whose branch moved is worth another try on the new tip; a hook
+            // or a protected branch says no for good.
+            let moved = ["non-fast-forward", "fetch first", "stale info", "fast forward"]
+            if moved.contains(where: { rejection.lowercased().contains($0) }) { return .rejected(rejection) }
+            throw GitError("push to '\(branch)'", message: "the remote refused it: \(rejection)")
+        }
         return .pushed
     }
 }
