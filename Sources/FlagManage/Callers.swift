@@ -38,6 +38,14 @@ struct Caller: Sendable {
         }
     }
 
+    /// What touches every project (changes, environments) is for callers of every project.
+    func requireEveryProject(_ what: String) throws(ManageError) {
+        if let project {
+            throw ManageError(
+                .forbidden, "FORBIDDEN", "\(what) touches every project; this caller may manage '\(project)' only")
+        }
+    }
+
     func require(project key: String) throws(ManageError) {
         if let project, project != key {
             throw ManageError(.forbidden, "FORBIDDEN", "this caller may manage project '\(project)' only, not '\(key)'")

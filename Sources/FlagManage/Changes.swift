@@ -108,6 +108,7 @@ extension ManagementAPI {
     func mergeChange(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let caller = try await reader(request)
         try caller.require(.owner, "merging a change")
+        try caller.requireEveryProject("merging a change")
         var body = try await Body.read(request, limit: configuration.maxBodySize, optional: true)
         let comment = try body.string("comment")
         try body.rejectUnknown()
@@ -146,19 +147,21 @@ extension ManagementAPI {
             _ = try? writer.repository().deleteBranch(Self.changeBranch(change.id), expecting: change.tip)
             return written
         }
-        var response = try await answer(
+        var merged = change.json
+        if case .object(var object) = merged {
+            object["state"] = .string("merged")
+            merged = .object(object)
+        }
+        let resource = merged
+        return try await answer(
             request, written: written, project: manifest.projects.first?.key ?? "", environment: environment,
-            changeID: nil, resource: { _ in change.json })
-        response.headers[.location] = "/api/v1/changes/\(change.id)"
-        return response
+            changeID: nil, resource: { _ in resource })
     }
 
     func closeChange(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let caller = try await reader(request)
         try caller.require(.editor, "closing a change")
-        var body = try await Body.read(request, limit: configuration.maxBodySize, optional: true)
-        _ = try body.string("comment")
-        try body.rejectUnknown()
+        try caller.requireEveryProject("closing a change")
         let change = try await openChange(try Self.parameter(context, "changeId"))
         let writer = self.writer
         let closed = try await blocking { () throws(ManageError) -> Bool in

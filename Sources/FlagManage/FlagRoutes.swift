@@ -136,7 +136,7 @@ extension ManagementAPI {
         if let owner = try body.string("owner") { pairs.append(("owner", .string(owner))) }
         if let tags = try body.strings("tags") { pairs.append(("tags", .array(tags.map(Value.string)))) }
         if let expires = try body.string("expires") { pairs.append(("expires", .string(expires))) }
-        if let variants = body.value("variants") {
+        if let variants = body.value("variants"), variants != .null {
             guard case .object = variants else {
                 throw ManageError.badRequest("variants must be an object of variant name → value", field: "variants")
             }
@@ -144,7 +144,10 @@ extension ManagementAPI {
         }
         if let enabled = try body.bool("enabled") { pairs.append(("enabled", .bool(enabled))) }
         if let offVariant = try body.string("offVariant") { pairs.append(("off_variant", .string(offVariant))) }
-        pairs.append(("default", .string(try body.string("default") ?? "off")))
+        guard let defaultVariant = try body.string("default") ?? (type == "boolean" ? "off" : nil) else {
+            throw ManageError.badRequest("a \(type) flag needs 'default': the variant served when no rule matches", field: "default")
+        }
+        pairs.append(("default", .string(defaultVariant)))
         let comment = try body.string("comment")
         try body.rejectUnknown()
         let bytes = Array(YAMLRendering.document(pairs).utf8)

@@ -17,6 +17,12 @@ final class GitWriter: @unchecked Sendable {
     let configuration: ManagementConfiguration
     let cache = ParseCache()
     private var opened: GitRepository?
+    /// Trees read lately, by commit: reading one walks every entry (10,000 files take
+    /// milliseconds), and reads and writes keep asking for the same few tips.
+    private var trees: [ObjectID: GitTree] = [:]
+    private var treeOrder: [ObjectID] = []
+    /// The manifest of the control branch, by the commit it was read at.
+    private var manifestCache: (commit: ObjectID, manifest: Manifest)?
 
     init(configuration: ManagementConfiguration) {
         self.configuration = configuration
@@ -51,11 +57,27 @@ final class GitWriter: @unchecked Sendable {
     }
 
     func tree(at commit: ObjectID) throws(ManageError) -> GitTree {
+        if let cached = trees[commit] { return cached }
         do {
-            return try repository().tree(at: commit, root: configuration.root)
+            let tree = try repository().tree(at: commit, root: configuration.root)
+            remember(tree)
+            return tree
         } catch {
             throw ManageError.unavailable("cannot read \(commit.short): \(error)")
         }
+    }
+
+    private func remember(_ tree: GitTree) {
+        if trees.updateValue(tree, forKey: tree.commit) == nil { treeOrder.append(tree.commit) }
+        while treeOrder.count > 8 { trees.removeValue(forKey: treeOrder.removeFirst()) }
+    }
+
+    /// The manifest at `commit`, read once per commit.
+    func cachedManifest(at commit: ObjectID) throws(ManageError) -> Manifest {
+        if let manifestCache, manifestCache.commit == commit { return manifestCache.manifest }
+        let manifest = try manifest(at: commit)
+        manifestCache = (commit, manifest)
+        return manifest
     }
 
     /// What a write is about and who makes it.
@@ -137,6 +159,10 @@ final class GitWriter: @unchecked Sendable {
                     diagnostics: Diagnostics.json(compilation.diagnostics))
             }
             let commit = try makeCommit(repository, on: base, changes: changes, intent: intent)
+            // The new commit's tree is the base's with the changes: no need to walk it again.
+            var entries = tree.entries
+            for (path, bytes) in changes { entries[path] = bytes.map(GitRepository.blobID(of:)) }
+            remember(GitTree(repository: repository, commit: commit, entries: entries))
             let target = intent.changeBranch ?? intent.branch
             let landed: Bool
             if let changeBranch = intent.changeBranch {

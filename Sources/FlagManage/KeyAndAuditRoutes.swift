@@ -199,7 +199,7 @@ extension ManagementAPI {
 extension ManagementAPI {
     static func time(_ text: Substring?, _ name: String) throws(ManageError) -> Date? {
         guard let text else { return nil }
-        guard let date = APITime.parseISO(String(text)) else {
+        guard let date = APITime.parseISO(String(text).uppercased()) else {
             throw ManageError(.badRequest, "INVALID_QUERY", "\(name) must be an RFC 3339 time", field: name)
         }
         return date

@@ -116,6 +116,7 @@ extension ManagementAPI {
     func createEnvironment(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let caller = try await reader(request)
         try caller.require(.owner, "creating an environment")
+        try caller.requireEveryProject("creating an environment")
         var body = try await Body.read(request, limit: configuration.maxBodySize)
         let key = try body.string("key", required: true)!
         guard Keys.isValid(key) else { throw ManageError.badRequest("'\(key)' is not a valid key: \(Keys.rule)", field: "key") }
@@ -168,6 +169,7 @@ extension ManagementAPI {
     func updateEnvironment(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let caller = try await reader(request)
         try caller.require(.owner, "changing an environment")
+        try caller.requireEveryProject("changing an environment")
         let manifest = try await manifest()
         let key = try environment(try Self.parameter(context, "environmentId"), in: manifest).key
         var body = try await Body.read(request, limit: configuration.maxBodySize)
@@ -203,6 +205,7 @@ extension ManagementAPI {
     func deleteEnvironment(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let caller = try await reader(request)
         try caller.require(.owner, "deleting an environment")
+        try caller.requireEveryProject("deleting an environment")
         let manifest = try await manifest()
         let environment = try environment(try Self.parameter(context, "environmentId"), in: manifest)
         guard !environment.production else {

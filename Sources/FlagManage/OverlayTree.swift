@@ -24,8 +24,10 @@ struct OverlayTree: FlagTree {
         return try base.read(path)
     }
 
+    /// A changed file's id is the blob id its bytes will have, so the compiler's caches
+    /// treat it like any other file (and patch one flag instead of resolving them all).
     func contentID(_ path: String) -> String? {
-        // Changed files have no blob yet: never take them from the parse cache.
-        changes[path] == nil ? base.contentID(path) : nil
+        guard let change = changes[path] else { return base.contentID(path) }
+        return change.map { GitRepository.blobID(of: $0).hex }
     }
 }

@@ -123,16 +123,28 @@ extension ManagementAPI {
                 items.append(("\(project):\(key)", Resources.archivedFlag(project: project, key: key, file)))
             }
         }
-        for project in projects where !archivedOnly {
-            for (flag, states) in flagsServed(project: project, manifest: manifest) {
+        if archivedOnly {
+            items.sort { $0.id < $1.id }
+            return Responses.json(try Page(request).render(items))
+        }
+        // Filter first, render only the page: a project may have 10,000 flags.
+        var matching: [(id: String, project: String, flag: Flag)] = []
+        for project in projects {
+            for (key, flag) in flagDefinitions(project: project, manifest: manifest) {
                 if let tag, !flag.tags.contains(tag) { continue }
                 if let owner, flag.owner != owner { continue }
                 if let type, flag.type.rawValue != type { continue }
-                items.append(("\(project):\(flag.key)", Resources.flag(project: project, flag, environments: states)))
+                matching.append(("\(project):\(key)", project, flag))
             }
         }
-        items.sort { $0.id < $1.id }
-        return Responses.json(try Page(request).render(items))
+        matching.sort { $0.id < $1.id }
+        let page = try Page(request)
+        let (window, next) = page.window(matching, id: \.id)
+        let rendered = window.map { item in
+            Resources.flag(
+                project: item.project, item.flag, environments: flagStates(project: item.project, key: item.flag.key, manifest: manifest))
+        }
+        return Responses.json(.object(["items": .array(rendered), "nextCursor": next.map(Value.string) ?? .null]))
     }
 
     /// Flags whose file on the control branch says `archived: true`, with what the file says.
@@ -158,38 +170,64 @@ extension ManagementAPI {
         }
     }
 
-    /// Every flag a project serves in some environment, with its state in each.
-    func flagsServed(project: String, manifest: Manifest) -> [(Flag, [(String, Flag?)])] {
+    /// Every flag a project serves in some environment (the preferred environment's
+    /// definition first), by key.
+    func flagDefinitions(project: String, manifest: Manifest) -> [(key: String, flag: Flag)] {
         let registry = server.registry
-        let snapshots = manifest.environments.map { ($0.key, registry.snapshot(project: project, environment: $0.key)) }
-        let preferred = served(project: project, manifest: manifest)
-        var keys: [String] = []
-        var definition: [String: Flag] = [:]
-        for active in ([preferred] + snapshots.map(\.1)).compactMap({ $0 }) {
-            for flag in active.snapshot.flags where definition[flag.key] == nil {
-                definition[flag.key] = flag
-                keys.append(flag.key)
+        var sources: [ActiveSnapshot] = []
+        if let preferred = served(project: project, manifest: manifest) { sources.append(preferred) }
+        for environment in manifest.environments {
+            if let active = registry.snapshot(project: project, environment: environment.key),
+                !sources.contains(where: { $0 === active })
+            {
+                sources.append(active)
             }
         }
-        return keys.sorted().map { key in
-            (
-                definition[key]!,
-                snapshots.map { environment, active in
-                    (environment, active?.snapshot.flags.first { $0.key == key })
-                }
-            )
+        guard let first = sources.first else { return [] }
+        var out = first.snapshot.flags.map { ($0.key, $0) }
+        if sources.count > 1 {
+            var seen = Set(out.map(\.0))
+            for active in sources.dropFirst() {
+                for flag in active.snapshot.flags where seen.insert(flag.key).inserted { out.append((flag.key, flag)) }
+            }
+            out.sort { $0.0 < $1.0 }
+        }
+        return out
+    }
+
+    /// The flag `key` in a snapshot (flags are in key order).
+    static func servedFlag(_ active: ActiveSnapshot?, _ key: String) -> Flag? {
+        guard let flags = active?.snapshot.flags else { return nil }
+        var low = 0
+        var high = flags.count
+        while low < high {
+            let middle = (low + high) / 2
+            if flags[middle].key < key { low = middle + 1 } else { high = middle }
+        }
+        return low < flags.count && flags[low].key == key ? flags[low] : nil
+    }
+
+    /// A flag's state in every environment of the manifest.
+    func flagStates(project: String, key: String, manifest: Manifest) -> [(String, Flag?)] {
+        manifest.environments.map { environment in
+            (environment.key, Self.servedFlag(server.registry.snapshot(project: project, environment: environment.key), key))
         }
     }
 
     func flag(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let caller = try await reader(request)
         let manifest = try await manifest()
-        let (project, key) = try qualified(
-            try Self.parameter(context, "flagId"), manifest: manifest, exists: flagExists(manifest), what: "flag")
+        let (project, key) = try await anyFlag(try Self.parameter(context, "flagId"), manifest: manifest)
         try caller.require(project: project)
-        guard let (flag, states) = flagsServed(project: project, manifest: manifest).first(where: { $0.0.key == key })
-        else { throw ManageError.notFound("no flag '\(key)' in project '\(project)'") }
-        return Responses.json(Resources.flag(project: project, flag, environments: states))
+        let states = flagStates(project: project, key: key, manifest: manifest)
+        if let flag = Self.servedFlag(served(project: project, manifest: manifest), key) ?? states.lazy.compactMap(\.1).first {
+            return Responses.json(Resources.flag(project: project, flag, environments: states))
+        }
+        // Not served: archived (or not compiled yet).
+        if let (_, _, file) = try await archivedFlags(projects: [project], manifest: manifest).first(where: { $0.1 == key }) {
+            return Responses.json(Resources.archivedFlag(project: project, key: key, file))
+        }
+        throw ManageError.notFound("flag '\(key)' of project '\(project)' is not served yet")
     }
 
     func configurationRead(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
@@ -200,7 +238,7 @@ extension ManagementAPI {
             try Self.parameter(context, "flagId"), manifest: manifest, exists: flagExists(manifest), what: "flag")
         try caller.require(project: project)
         guard let active = server.registry.snapshot(project: project, environment: environment.key),
-            let flag = active.snapshot.flags.first(where: { $0.key == key })
+            let flag = Self.servedFlag(active, key)
         else {
             throw ManageError.notFound("flag '\(key)' is not served in \(environment.key)")
         }

@@ -13,7 +13,7 @@ extension ManagementAPI {
         let writer = self.writer
         let branch = configuration.controlBranch
         return try await blocking { () throws(ManageError) -> Manifest in
-            try writer.manifest(at: try writer.tip(of: branch))
+            try writer.cachedManifest(at: try writer.tip(of: branch))
         }
     }
 
@@ -35,7 +35,7 @@ extension ManagementAPI {
     }
 
     /// A flag or segment identifier: `project:key`, or a bare key that one project alone has.
-    func qualified(_ id: String, manifest: Manifest, exists: (String, String) -> Bool, what: String)
+    func qualified(_ id: String, manifest: Manifest, exists: @Sendable (String, String) -> Bool, what: String)
         throws(ManageError) -> (project: String, key: String)
     {
         if let colon = id.firstIndex(of: ":") {
@@ -71,8 +71,7 @@ extension ManagementAPI {
         let registry = server.registry
         return { project, key in
             manifest.environments.contains { environment in
-                registry.snapshot(project: project, environment: environment.key)?.snapshot.flags
-                    .contains { $0.key == key } == true
+                ManagementAPI.servedFlag(registry.snapshot(project: project, environment: environment.key), key) != nil
             }
         }
     }
@@ -115,6 +114,22 @@ struct Page {
             limit = value
         }
         cursor = query["cursor"].map(String.init)
+    }
+
+    /// The page of `items` (sorted by id) after the cursor, and the next cursor.
+    func window<T>(_ items: [T], id: (T) -> String) -> (ArraySlice<T>, String?) {
+        var start = items.startIndex
+        if let cursor {
+            var low = items.startIndex
+            var high = items.endIndex
+            while low < high {
+                let middle = (low + high) / 2
+                if id(items[middle]) <= cursor { low = middle + 1 } else { high = middle }
+            }
+            start = low
+        }
+        let end = min(items.endIndex, start + limit)
+        return (items[start..<end], end < items.endIndex ? id(items[end - 1]) : nil)
     }
 
     /// `{"items": [...], "nextCursor": …}` for items already sorted by `id`.

@@ -23,12 +23,13 @@ struct Routes {
         for (method, handler) in handlers {
             group.on(path, method: method) { request, context in try await handler(request, context) }
         }
-        let allow = allowed.map(\.rawValue).joined(separator: ", ")
+        let allowText = ((allowed.contains(.get) ? ["GET", "HEAD"] : []) + allowed.filter { $0 != .get }.map(\.rawValue))
+            .joined(separator: ", ")
         for method in [HTTPRequest.Method.get, .post, .put, .patch, .delete] where !allowed.contains(method) {
             group.on(path, method: method) { request, _ in
                 ManageError(
-                    .methodNotAllowed, "METHOD_NOT_ALLOWED", "\(request.uri.path) answers \(allow) only",
-                    headers: [.allow: allow]
+                    .methodNotAllowed, "METHOD_NOT_ALLOWED", "\(request.uri.path) answers \(allowText) only",
+                    headers: [.allow: allowText]
                 ).response
             }
         }
@@ -50,12 +51,15 @@ struct Counting: RouterMiddleware {
             response = try await next(request, context)
         } catch let error as ManageError {
             response = error.response
+        } catch let error as HTTPError where error.status == .notFound {
+            response = ManageError(.notFound, "NOT_FOUND", "no route \(request.uri.path)").response
         } catch let error as HTTPError {
             response = ManageError(error.status, "GENERAL", error.body ?? error.status.reasonPhrase).response
         }
         let elapsed = ContinuousClock.now - start
+        let route = context.endpointPath.flatMap { $0 == "NotFound" ? nil : $0 } ?? "other"
         metrics.recordRequest(
-            route: context.endpointPath ?? "other", status: response.status.code,
+            route: route, status: response.status.code,
             seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
         return response
     }

@@ -92,7 +92,7 @@ extension ManagementAPI {
     /// `DELETE /api/v1/segments/{segmentId}` (a segment still used is 422).
     func deleteSegment(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let caller = try await reader(request)
-        try caller.require(.editor, "deleting a segment")
+        try caller.require(.owner, "deleting a segment")
         let manifest = try await manifest()
         let (project, key) = try qualified(
             try Self.parameter(context, "segmentId"), manifest: manifest, exists: segmentExists(manifest),

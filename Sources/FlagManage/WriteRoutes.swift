@@ -35,8 +35,7 @@ extension ManagementAPI {
         let (project, key) = try qualified(
             try Self.parameter(context, "flagId"), manifest: manifest, exists: flagExists(manifest), what: "flag")
         try caller.require(project: project)
-        let served = server.registry.snapshot(project: project, environment: environment.key)?
-            .snapshot.flags.first { $0.key == key }
+        let served = Self.servedFlag(server.registry.snapshot(project: project, environment: environment.key), key)
         let target = enabled ?? !(served?.enabled ?? true)
         return try await writeFlag(
             request, caller: caller, manifest: manifest, project: project, key: key, environment: environment,
