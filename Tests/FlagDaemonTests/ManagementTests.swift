@@ -30,7 +30,10 @@ struct ManagementTests {
 
         init(productionWrite: String? = nil) throws {
             repo = try FlagRepository()
-            try repo.write(["shop/flags/checkout.yaml": Self.checkout])
+            try repo.write([
+                "shop/flags/checkout.yaml": Self.checkout,
+                "shop/flags/promo.yaml": "default: off\ntests:\n  - { context: { targetingKey: u-2 }, expect: off }\n",
+            ])
             if let productionWrite {
                 try repo.write([
                     "flagstaff.yaml": """
@@ -182,17 +185,31 @@ struct ManagementTests {
         let daemon = try await setup.daemon()
         defer { daemon.terminate() }
         let before = try setup.repo.tip("staging")
-        // banner's golden test expects staff (u-1) to get on: disabling it breaks the test.
+        // promo's golden test expects u-2 to get off: serving on by default breaks it.
         let response = try setup.call(
-            daemon, "editor", "PATCH", "/api/v1/flags/shop:banner/environments/staging/toggle",
-            body: #"{"enabled": false}"#)
+            daemon, "editor", "PATCH", "/api/v1/flags/shop:promo/environments/staging", body: #"{"default": "on"}"#)
         #expect(response.status == 422, "\(response.body)")
+        #expect(response.json["errorCode"] == .string("INVALID_CHANGE"))
         guard case .array(let diagnostics)? = response.json["diagnostics"] else {
             Issue.record("no diagnostics: \(response.body)")
             return
         }
-        #expect(diagnostics.contains { $0["file"] == .string("shop/flags/banner.yaml") }, "\(response.body)")
+        #expect(
+            diagnostics.contains { $0["file"] == .string("shop/flags/promo.yaml") && $0["code"] == .string("E500") },
+            "\(response.body)")
+        // An unknown variant does not compile: 422 too.
+        let unknown = try setup.call(
+            daemon, "editor", "PATCH", "/api/v1/flags/shop:promo/environments/staging", body: #"{"default": "maybe"}"#)
+        #expect(unknown.status == 422, "\(unknown.body)")
         #expect(try setup.repo.tip("staging") == before)
+
+        // The kill switch is not held back by tests of what it switches off: banner's test
+        // expects staff to get on, and turning banner off is still a commit.
+        let killed = try setup.call(
+            daemon, "editor", "PATCH", "/api/v1/flags/shop:banner/environments/staging/toggle?wait=applied",
+            body: #"{"enabled": false}"#)
+        #expect(killed.status == 200, "\(killed.body)")
+        #expect(killed.json["applied"]?["revision"] != nil, "\(killed.body)")
     }
 
     @Test func ifMatchMakesAWriteConditionalAndConcurrentWritersLoseNothing() async throws {
