@@ -4,7 +4,8 @@ Run by scripts/test.sh after the SDK test: FLAGSTAFF_BIN names the built binary,
 FLAGSTAFF_TEST_POSTGRES_URL and FLAGSTAFF_TEST_REDIS_URL the throwaway servers of
 scripts/services.sh. The daemon gets a database of its own, a small repository of flags, an
 admin key made with `flagstaff keys create` (so that every authenticated route answers more
-than 401) and a webhook secret (so that /hooks/git checks signatures rather than answering
+than 401), an owner's management key for a second run over the management API's routes
+(which write commits to the throwaway repository) and a webhook secret (so that /hooks/git checks signatures rather than answering
 404). Schemathesis then fails on any 5xx, any status code, content type, header or body the
 document does not promise. Bounded: at most SCHEMATHESIS_MAX_EXAMPLES cases per operation and
 SCHEMATHESIS_MAX_TIME seconds in all.
@@ -130,39 +131,35 @@ def main():
         else:
             sys.exit("the daemon did not take the new key within 30 s")
 
-        # The key for both security schemes, so that schemathesis sends it the way the document
-        # says and can also leave it out or spoil it (`ignored_auth` then expects 401).
-        config = os.path.join(work, "schemathesis.toml")
-        with open(config, "w") as f:
-            f.write(f'[auth.openapi.ApiKeyAuth]\napi_key = "{key}"\n[auth.openapi.BearerAuth]\nbearer = "{key}"\n')
-        command = [
-            # Through this Python rather than a `schemathesis` on PATH, which pip may have put
-            # where PATH does not look.
-            # Hypothesis describes a strategy's lambdas by parsing their source with ast.parse, and
-            # CPython 3.11 before 3.11.8 can fail that with "SystemError: AST constructor recursion
-            # depth mismatch" (a CPython fault, gh-106905, that a higher recursion limit does not
-            # avoid). The description only names the lambda in reports, so a failed parse gets
-            # Hypothesis's own "unknown" description instead of failing the run.
-            sys.executable, "-c", LAUNCHER,
-            "--config-file", config, "run", os.path.join(ROOT, "schemas", "openapi.yaml"),
-            "--url", base,
-            # Every check schemathesis has. The stateful ones (use_after_free,
-            # ensure_resource_availability, object_level_authorization) need links between
-            # operations that create and read resources; this API has none, so they do nothing.
-            "--checks", "all",
-            # The event stream answers 200 and then never ends (a comment every 15 s keeps it
-            # open), so no response body can be read to check; tests in Tests/FlagServerTests
-            # cover it instead.
-            "--exclude-path", "/api/v1/stream",
-            "--max-examples", MAX_EXAMPLES, "--max-time", MAX_TIME,
-            "--phases", "examples,coverage,fuzzing",
-            "--request-timeout", "10", "--workers", "2",
-            "--seed", os.environ.get("SCHEMATHESIS_SEED", "1"),
-            "--generation-database", "none", "--no-color",
-        ]
-        started = time.time()
-        status = subprocess.run(command, cwd=work).returncode
-        print(f"schemathesis took {time.time() - started:.1f} s and exited with {status}")
+        # The management API takes management keys only: an owner's, for a second run over
+        # its routes (which write commits to this throwaway repository).
+        owner = subprocess.run(
+            [BIN, "keys", "create", "--postgres", database, "--type", "manage", "--role", "owner",
+             "--name", "schemathesis owner"],
+            check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+        while time.time() < deadline + 60:
+            try:
+                request = urllib.request.Request(base + "/api/v1/projects", headers={"X-API-Key": owner})
+                if urllib.request.urlopen(request).status == 200:
+                    break
+            except Exception:
+                pass
+            time.sleep(0.2)
+        else:
+            sys.exit("the daemon did not take the owner key within 30 s")
+
+        status = 0
+        for name, credential, scope in [
+            ("evaluation and service routes", key, ["--exclude-path-regex", MANAGEMENT]),
+            # The management API checks more than a schema can say (a change must compile and
+            # pass its golden tests: 422; a flag to promote must exist: 404; a key must not be
+            # taken: 409), so valid-looking bodies may be refused; every answer must still be
+            # documented, and none may be a 5xx.
+            ("management routes", owner,
+             ["--include-path-regex", MANAGEMENT, "--exclude-checks", "positive_data_acceptance"]),
+        ]:
+            print(f"== schemathesis: {name}", flush=True)
+            status = status or run(work, base, credential, scope)
     finally:
         daemon.terminate()
         try:
@@ -173,6 +170,47 @@ def main():
         print(f"the daemon's log is {log_path}", file=sys.stderr)
         sys.exit(status)
     print("schemathesis found every answer as documented")
+
+
+# The management API's routes (SPEC §14).
+MANAGEMENT = "^/api/v1/(organizations|projects|environments|flags|segments|api-keys|audit-logs|changes|promotions)"
+
+
+def run(work, base, credential, scope):
+    # The key for both security schemes, so that schemathesis sends it the way the document
+    # says and can also leave it out or spoil it (`ignored_auth` then expects 401).
+    config = os.path.join(work, "schemathesis.toml")
+    with open(config, "w") as f:
+        f.write(f'[auth.openapi.ApiKeyAuth]\napi_key = "{credential}"\n[auth.openapi.BearerAuth]\nbearer = "{credential}"\n')
+    command = [
+        # Through this Python rather than a `schemathesis` on PATH, which pip may have put
+        # where PATH does not look.
+        # Hypothesis describes a strategy's lambdas by parsing their source with ast.parse, and
+        # CPython 3.11 before 3.11.8 can fail that with "SystemError: AST constructor recursion
+        # depth mismatch" (a CPython fault, gh-106905, that a higher recursion limit does not
+        # avoid). The description only names the lambda in reports, so a failed parse gets
+        # Hypothesis's own "unknown" description instead of failing the run.
+        sys.executable, "-c", LAUNCHER,
+        "--config-file", config, "run", os.path.join(ROOT, "schemas", "openapi.yaml"),
+        "--url", base,
+        # Every check schemathesis has. The stateful ones (use_after_free,
+        # ensure_resource_availability, object_level_authorization) need links between
+        # operations that create and read resources; this API has none, so they do nothing.
+        "--checks", "all",
+        # The event stream answers 200 and then never ends (a comment every 15 s keeps it
+        # open), so no response body can be read to check; tests in Tests/FlagServerTests
+        # cover it instead.
+        "--exclude-path", "/api/v1/stream",
+        "--max-examples", MAX_EXAMPLES, "--max-time", MAX_TIME,
+        "--phases", "examples,coverage,fuzzing",
+        "--request-timeout", "10", "--workers", "2",
+        "--seed", os.environ.get("SCHEMATHESIS_SEED", "1"),
+        "--generation-database", "none", "--no-color",
+    ] + scope
+    started = time.time()
+    status = subprocess.run(command, cwd=work).returncode
+    print(f"schemathesis took {time.time() - started:.1f} s and exited with {status}")
+    return status
 
 
 if __name__ == "__main__":
