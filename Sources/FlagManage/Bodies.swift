@@ -43,9 +43,17 @@ struct Body {
         case nil, .null?:
             if required { throw ManageError.badRequest("'\(name)' is required", field: name) }
             return nil
-        case .string(let text)?: return text
+        case .string(let text)?: return try Self.checked(text, name)
         default: throw ManageError.badRequest("'\(name)' must be a string", field: name)
         }
+    }
+
+    /// Text goes into Git commits, YAML files and PostgreSQL: no NUL, which none of them keeps.
+    static func checked(_ text: String, _ field: String) throws(ManageError) -> String {
+        if text.utf8.contains(0) {
+            throw ManageError.badRequest("'\(field)' must not contain a NUL character", field: field)
+        }
+        return text
     }
 
     mutating func bool(_ name: String, required: Bool = false) throws(ManageError) -> Bool? {
@@ -69,7 +77,7 @@ struct Body {
                 guard case .string(let text) = item else {
                     throw ManageError.badRequest("'\(name)[\(index)]' must be a string", field: "\(name)[\(index)]")
                 }
-                out.append(text)
+                out.append(try Self.checked(text, "\(name)[\(index)]"))
             }
             return out
         default: throw ManageError.badRequest("'\(name)' must be a list of strings", field: name)

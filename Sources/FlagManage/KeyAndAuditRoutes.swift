@@ -108,8 +108,10 @@ extension ManagementAPI {
         if let environment { _ = try self.environment(environment, in: manifest) }
         var expires: Date?
         if let expiresText {
-            guard let date = KeysFile.parseExpiry(expiresText), date > Date() else {
-                throw ManageError.badRequest("expiresAt must be a future date (YYYY-MM-DD or RFC 3339)", field: "expiresAt")
+            // A time already past makes a key that is expired from the start (listed so);
+            // the command line refuses one, but an API caller may be replaying a plan.
+            guard let date = KeysFile.parseExpiry(expiresText) ?? APITime.parseISO(expiresText.uppercased()) else {
+                throw ManageError.badRequest("expiresAt must be a date (YYYY-MM-DD) or an RFC 3339 time", field: "expiresAt")
             }
             expires = date
         }
@@ -168,6 +170,9 @@ extension ManagementAPI {
         let caller = try await reader(request)
         let page = try Page(request)
         let parameters = request.uri.queryParameters
+        for (name, value) in parameters where value.utf8.contains(0) {
+            throw ManageError(.badRequest, "INVALID_QUERY", "\(name) must not contain a NUL character", field: String(name))
+        }
         var query = AuditQuery()
         query.limit = page.limit + 1
         query.resourceType = parameters["resourceType"].map(String.init)

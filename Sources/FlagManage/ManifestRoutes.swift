@@ -236,7 +236,9 @@ extension ManagementAPI {
         let source = try environment(fromKey, in: manifest)
         let target = try environment(toKey, in: manifest)
         guard source.branch != target.branch else {
-            throw ManageError.badRequest("'\(fromKey)' and '\(toKey)' follow the same branch", field: "to")
+            throw ManageError(
+                .conflict, "SAME_BRANCH", "'\(fromKey)' and '\(toKey)' follow the same branch: nothing to promote",
+                field: "to")
         }
         if let projectKey { _ = try project(projectKey, in: manifest) }
         if let scope = caller.project, projectKey != scope {
@@ -258,7 +260,7 @@ extension ManagementAPI {
                 do {
                     plan = try PromotionPlan(source: sourceTree, target: tree, flags: flags, project: projectKey)
                 } catch let error as PromotionPlan.UnknownFlag {
-                    throw ManageError.badRequest(error.description, field: "flags")
+                    throw ManageError(.notFound, "NOT_FOUND", error.description, field: "flags")
                 } catch {
                     throw ManageError.unavailable("cannot plan the promotion: \(error)")
                 }

@@ -1,3 +1,4 @@
+import Foundation
 import FlagServer
 import HTTPTypes
 import Hummingbird
@@ -11,21 +12,26 @@ struct Routes {
     typealias Handler = @Sendable (Request, Context) async throws -> Response
 
     let router: Router<Context>
+    let patterns: RoutePatterns
 
     init(metrics: Metrics) {
         router = Router(context: Context.self, options: [.autoGenerateHeadEndpoints])
-        router.add(middleware: Counting(metrics: metrics))
+        patterns = RoutePatterns()
+        router.add(middleware: Counting(metrics: metrics, patterns: patterns))
     }
 
     /// Registers `handlers` for `path` in `group`, and 405 for every other method.
     func resource(_ group: RouterGroup<Context>, _ path: RouterPath, _ handlers: [(HTTPRequest.Method, Handler)]) {
         let allowed = handlers.map(\.0)
+        patterns.add(group: "/api/v1", path: path.description, allow: allowed)
         for (method, handler) in handlers {
             group.on(path, method: method) { request, context in try await handler(request, context) }
         }
         let allowText = ((allowed.contains(.get) ? ["GET", "HEAD"] : []) + allowed.filter { $0 != .get }.map(\.rawValue))
             .joined(separator: ", ")
-        for method in [HTTPRequest.Method.get, .post, .put, .patch, .delete] where !allowed.contains(method) {
+        var others: [HTTPRequest.Method] = [.get, .post, .put, .patch, .delete, .options, .trace]
+        if !allowed.contains(.get) { others.append(.head) }
+        for method in others where !allowed.contains(method) {
             group.on(path, method: method) { request, _ in
                 ManageError(
                     .methodNotAllowed, "METHOD_NOT_ALLOWED", "\(request.uri.path) answers \(allowText) only",
@@ -41,6 +47,7 @@ struct Routes {
 struct Counting: RouterMiddleware {
     typealias Context = BasicRequestContext
     let metrics: Metrics
+    let patterns: RoutePatterns
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
@@ -52,7 +59,15 @@ struct Counting: RouterMiddleware {
         } catch let error as ManageError {
             response = error.response
         } catch let error as HTTPError where error.status == .notFound {
-            response = ManageError(.notFound, "NOT_FOUND", "no route \(request.uri.path)").response
+            // A path the API has, with a method the router was never told about (QUERY, say).
+            if let allow = patterns.allow(for: request.uri.path) {
+                response = ManageError(
+                    .methodNotAllowed, "METHOD_NOT_ALLOWED", "\(request.uri.path) answers \(allow) only",
+                    headers: [.allow: allow]
+                ).response
+            } else {
+                response = ManageError(.notFound, "NOT_FOUND", "no route \(request.uri.path)").response
+            }
         } catch let error as HTTPError {
             response = ManageError(error.status, "GENERAL", error.body ?? error.status.reasonPhrase).response
         }
@@ -62,5 +77,28 @@ struct Counting: RouterMiddleware {
             route: route, status: response.status.code,
             seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
         return response
+    }
+}
+
+/// The API's path patterns and the methods each answers, for a method the router does not know.
+final class RoutePatterns: @unchecked Sendable {
+    private let lock = NSLock()
+    private var entries: [(components: [Substring], allow: String)] = []
+
+    func add(group: String, path: String, allow: [HTTPRequest.Method]) {
+        let text = ((allow.contains(.get) ? ["GET", "HEAD"] : []) + allow.filter { $0 != .get }.map(\.rawValue))
+            .joined(separator: ", ")
+        let components = (group + "/" + path).split(separator: "/")
+        lock.withLock { entries.append((components, text)) }
+    }
+
+    func allow(for path: String) -> String? {
+        let components = path.split(separator: "/")
+        return lock.withLock {
+            entries.first { entry in
+                entry.components.count == components.count
+                    && zip(entry.components, components).allSatisfy { $0.0.hasPrefix("{") || $0.0 == $0.1 }
+            }?.allow
+        }
     }
 }

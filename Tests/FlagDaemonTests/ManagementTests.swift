@@ -496,7 +496,7 @@ struct ManagementTests {
         #expect(promotion.json["diff"]?["text"]?.stringValue?.contains("checkout") == true, "\(promotion.json["diff"] ?? .null)")
         let unknown = try setup.call(
             daemon, "editor", "POST", "/api/v1/promotions", body: #"{"from": "staging", "to": "production", "flags": ["nope"]}"#)
-        #expect(unknown.status == 400)
+        #expect(unknown.status == 404)
         #expect(unknown.json["field"] == .string("flags"))
         let merged = try setup.call(daemon, "owner", "POST", "/api/v1/changes/\(id)/merge")
         #expect(merged.status == 200, "\(merged.body)")
