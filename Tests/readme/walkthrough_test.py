@@ -42,12 +42,28 @@ def free_port():
         return s.getsockname()[1]
 
 
-def walkthrough_block():
+def walkthrough_block(name="walkthrough"):
     text = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
-    match = re.search(r"<!-- walkthrough:start.*?-->\s*```sh\n(.*?)```\s*<!-- walkthrough:end -->", text, re.S)
+    match = re.search(rf"<!-- {name}:start.*?-->\s*```sh\n(.*?)```\s*<!-- {name}:end -->", text, re.S)
     if not match:
-        sys.exit("README.md has no block between <!-- walkthrough:start --> and <!-- walkthrough:end -->")
+        sys.exit(f"README.md has no block between <!-- {name}:start --> and <!-- {name}:end -->")
     return match.group(1)
+
+
+def run_block(name, copy, port):
+    """Runs a README block as a user's bash would, with the demo's port and the built binary."""
+    script = re.sub(r"(\.\./)*\.build/release/flagstaff", BIN,
+                    walkthrough_block(name).replace("localhost:8080", f"localhost:{port}"))
+    walk = subprocess.Popen(["bash", "-e", "-c", script], cwd=copy, env=os.environ.copy(),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True, text=True)
+    try:
+        output, _ = walk.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(walk.pid, signal.SIGKILL)
+        output, _ = walk.communicate()
+    # Indented: the walkthrough's own "N passed, M failed" is not this suite's tally.
+    print("\n".join("  | " + line for line in output.splitlines()))
+    return walk.returncode, output
 
 
 def main():
@@ -68,7 +84,6 @@ def main():
     log = open(os.path.join(work, "run.log"), "w")
     demo = subprocess.Popen(["bash", "scripts/run.sh"], cwd=copy, env=env, stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
-    walk = None
     try:
         deadline = time.time() + 120
         while time.time() < deadline:
@@ -80,19 +95,9 @@ def main():
         else:
             sys.exit("the demo did not become ready:\n" + open(os.path.join(work, "run.log")).read()[-3000:])
 
-        script = re.sub(r"(\.\./)*\.build/release/flagstaff", BIN,
-                        walkthrough_block().replace("localhost:8080", f"localhost:{port}"))
         # The walkthrough's webhook secret is the demo's; the user's shell would be bash.
-        walk = subprocess.Popen(["bash", "-e", "-c", script], cwd=copy, env=os.environ.copy(),
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True, text=True)
-        try:
-            output, _ = walk.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(walk.pid, signal.SIGKILL)
-            output, _ = walk.communicate()
-        # Indented: the walkthrough's own "N passed, M failed" is not this suite's tally.
-        print("\n".join("  | " + line for line in output.splitlines()))
-        check(walk.returncode == 0, "the walkthrough's commands all succeed", f"exit {walk.returncode}")
+        code, output = run_block("walkthrough", copy, port)
+        check(code == 0, "the walkthrough's commands all succeed", f"exit {code}")
         before = output.find('"variant":"standard"')
         after = output.find('"variant":"long"')
         check(before >= 0, "production first serves 25 results (standard)")
@@ -103,8 +108,19 @@ def main():
         check("audit chain valid" in output and "reaching the anchored head" in output,
               "audit verify finds the chain valid up to the anchored head")
         check("passed, 0 failed" in output, "flagstaff test passes on the change")
+
+        code, output = run_block("manage-walkthrough", copy, port)
+        check(code == 0, "the management walkthrough's commands all succeed", f"exit {code}")
+        check('"enabled":false' in output and '"applied":{' in output,
+              "the kill switch answers with the configuration and the applied snapshot")
+        check("anonymous | Disable new-checkout in production" in output, "the kill switch is a commit by the caller")
+        check("incident 2231: card payments fail" in output and "Flagstaff-Actor: anonymous" in output,
+              "the commit carries the comment and the trailers")
+        check("new-checkout" in output.split("Flagstaff-Request-Id", 1)[-1], "the change's diff names the flag")
+        check('"state":"merged"' in output, "the change is merged")
+        check(re.search(r"flag\.\w+ production anonymous", output) is not None, "the audit trail names the caller")
     finally:
-        for process in (walk, demo):
+        for process in (demo,):
             if process and process.poll() is None:
                 try:
                     os.killpg(process.pid, signal.SIGTERM)
