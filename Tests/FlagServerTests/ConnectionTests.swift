@@ -112,7 +112,10 @@ struct ConnectionTests {
             }
             #expect(status == 400)
             let seconds = try #require(resetAfter, "the connection was still open 15 s after the 400")
-            #expect(seconds < 10, "closed after \(seconds) s")
+            // About 5 s on an idle machine; the whole suite running beside it on 2 cores has
+            // taken it past 10. What matters is that it ends at all (without the server's
+            // close it never would).
+            #expect(seconds < 14, "closed after \(seconds) s")
             #expect(try await request(port, "GET", "/healthz").status == 200)
         }
     }
