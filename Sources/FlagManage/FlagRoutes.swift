@@ -118,7 +118,7 @@ extension ManagementAPI {
         let caller = try await reader(request)
         try caller.require(.editor, "creating a flag")
         let manifest = try await manifest()
-        let project = try project(try Self.parameter(context, "projectId"), in: manifest).key
+        let project = try project(try await param(context, "projectId"), in: manifest).key
         try caller.require(project: project)
         var body = try await Body.read(request, limit: configuration.maxBodySize)
         let key = try body.string("key", required: true)!
@@ -174,7 +174,7 @@ extension ManagementAPI {
         let caller = try await reader(request)
         try caller.require(.editor, "changing a flag")
         let manifest = try await manifest()
-        let (project, key) = try await anyFlag(try Self.parameter(context, "flagId"), manifest: manifest)
+        let (project, key) = try await anyFlag(try await param(context, "flagId"), manifest: manifest)
         try caller.require(project: project)
         var body = try await Body.read(request, limit: configuration.maxBodySize)
         var sets: [(String, Value)] = []
@@ -230,7 +230,7 @@ extension ManagementAPI {
         let comment = try body.string("comment")
         try body.rejectUnknown()
         let manifest = try await manifest()
-        let (project, key) = try await anyFlag(try Self.parameter(context, "flagId"), manifest: manifest)
+        let (project, key) = try await anyFlag(try await param(context, "flagId"), manifest: manifest)
         try caller.require(project: project)
         let (writes, reviewed) = try await writeEveryBranch(
             request, caller: caller, manifest: manifest, summary: "\(archived ? "Archive" : "Restore") flag \(key)",
@@ -254,7 +254,7 @@ extension ManagementAPI {
         let caller = try await reader(request)
         try caller.require(.owner, "deleting a flag")
         let manifest = try await manifest()
-        let (project, key) = try await anyFlag(try Self.parameter(context, "flagId"), manifest: manifest)
+        let (project, key) = try await anyFlag(try await param(context, "flagId"), manifest: manifest)
         try caller.require(project: project)
         let (writes, reviewed) = try await writeEveryBranch(
             request, caller: caller, manifest: manifest, summary: "Delete flag \(key)",

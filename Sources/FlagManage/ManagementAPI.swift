@@ -83,43 +83,49 @@ public final class ManagementAPI: ManagementResponder, @unchecked Sendable {
 
     func buildRoutes(metrics: Metrics) -> Routes {
         let routes = Routes(metrics: metrics)
-        let api = routes.router.group("api/v1")
         // Organizations: one per flag repository.
-        routes.resource(api, "organizations", [(.get, organizations), (.post, createOrganization)])
-        routes.resource(api, "organizations/{organizationId}", [(.get, organization)])
-        routes.resource(api, "organizations/{organizationId}/projects", [(.get, projects)])
-        // Projects and their environments.
-        routes.resource(api, "projects", [(.get, projects), (.post, createProject)])
-        routes.resource(api, "projects/{projectId}", [(.get, project), (.patch, updateProject), (.delete, deleteProject)])
-        routes.resource(api, "projects/{projectId}/environments", [(.get, environments)])
-        routes.resource(api, "environments", [(.get, environments), (.post, createEnvironment)])
+        let organizations = routes.group("organizations")
+        routes.resource(organizations, "", [(.get, self.organizations), (.post, createOrganization)])
+        routes.resource(organizations, "{organizationId}", [(.get, organization)])
+        routes.resource(organizations, "{organizationId}/projects", [(.get, self.projects)])
+        // Projects, and what lives in them.
+        let projects = routes.group("projects")
+        routes.resource(projects, "", [(.get, self.projects), (.post, createProject)])
+        routes.resource(projects, "{projectId}", [(.get, project), (.patch, updateProject), (.delete, deleteProject)])
+        routes.resource(projects, "{projectId}/environments", [(.get, self.environments)])
+        routes.resource(projects, "{projectId}/flags", [(.get, self.flags), (.post, createFlag)])
+        routes.resource(projects, "{projectId}/segments", [(.get, self.segments), (.post, createSegment)])
+        // Environments.
+        let environments = routes.group("environments")
+        routes.resource(environments, "", [(.get, self.environments), (.post, createEnvironment)])
         routes.resource(
-            api, "environments/{environmentId}",
+            environments, "{environmentId}",
             [(.get, environment), (.patch, updateEnvironment), (.delete, deleteEnvironment)])
         // Flags and their per-environment configuration.
-        routes.resource(api, "projects/{projectId}/flags", [(.get, flags), (.post, createFlag)])
-        routes.resource(api, "flags", [(.get, flags)])
-        routes.resource(api, "flags/{flagId}", [(.get, flag), (.patch, updateFlag), (.delete, deleteFlag)])
-        routes.resource(api, "flags/{flagId}/archive", [(.post, archiveFlag)])
-        routes.resource(api, "flags/{flagId}/restore", [(.post, restoreFlag)])
+        let flags = routes.group("flags")
+        routes.resource(flags, "", [(.get, self.flags)])
+        routes.resource(flags, "{flagId}", [(.get, flag), (.patch, updateFlag), (.delete, deleteFlag)])
+        routes.resource(flags, "{flagId}/archive", [(.post, archiveFlag)])
+        routes.resource(flags, "{flagId}/restore", [(.post, restoreFlag)])
         routes.resource(
-            api, "flags/{flagId}/environments/{environmentId}", [(.get, configurationRead), (.patch, configurationWrite)])
-        routes.resource(api, "flags/{flagId}/environments/{environmentId}/toggle", [(.patch, toggle)])
+            flags, "{flagId}/environments/{environmentId}", [(.get, configurationRead), (.patch, configurationWrite)])
+        routes.resource(flags, "{flagId}/environments/{environmentId}/toggle", [(.patch, toggle)])
         // Segments.
-        routes.resource(api, "projects/{projectId}/segments", [(.get, segments), (.post, createSegment)])
-        routes.resource(api, "segments", [(.get, segments)])
-        routes.resource(
-            api, "segments/{segmentId}", [(.get, segment), (.patch, updateSegment), (.delete, deleteSegment)])
+        let segments = routes.group("segments")
+        routes.resource(segments, "", [(.get, self.segments)])
+        routes.resource(segments, "{segmentId}", [(.get, segment), (.patch, updateSegment), (.delete, deleteSegment)])
         // Keys and the audit trail (PostgreSQL).
-        routes.resource(api, "api-keys", [(.get, keys), (.post, createKey)])
-        routes.resource(api, "api-keys/{keyId}", [(.get, key), (.delete, revokeKey)])
-        routes.resource(api, "audit-logs", [(.get, auditLogs)])
-        // Changes under review.
-        routes.resource(api, "changes", [(.get, changes)])
-        routes.resource(api, "changes/{changeId}", [(.get, change)])
-        routes.resource(api, "changes/{changeId}/merge", [(.post, mergeChange)])
-        routes.resource(api, "changes/{changeId}/close", [(.post, closeChange)])
-        routes.resource(api, "promotions", [(.post, promote)])
+        let keys = routes.group("api-keys")
+        routes.resource(keys, "", [(.get, self.keys), (.post, createKey)])
+        routes.resource(keys, "{keyId}", [(.get, key), (.delete, revokeKey)])
+        routes.resource(routes.group("audit-logs"), "", [(.get, auditLogs)])
+        // Changes under review, and promotions that open them.
+        let changes = routes.group("changes")
+        routes.resource(changes, "", [(.get, self.changes)])
+        routes.resource(changes, "{changeId}", [(.get, change)])
+        routes.resource(changes, "{changeId}/merge", [(.post, mergeChange)])
+        routes.resource(changes, "{changeId}/close", [(.post, closeChange)])
+        routes.resource(routes.group("promotions"), "", [(.post, promote)])
         return routes
     }
 }

@@ -73,7 +73,7 @@ extension ManagementAPI {
         let caller = try await reader(request)
         try caller.require(.owner, "changing a project")
         let manifest = try await manifest()
-        let key = try project(try Self.parameter(context, "projectId"), in: manifest).key
+        let key = try project(try await param(context, "projectId"), in: manifest).key
         try caller.require(project: key)
         var body = try await Body.read(request, limit: configuration.maxBodySize)
         let fields = try Self.metadata(&body)
@@ -97,7 +97,7 @@ extension ManagementAPI {
         let caller = try await reader(request)
         try caller.require(.owner, "deleting a project")
         let manifest = try await manifest()
-        let key = try project(try Self.parameter(context, "projectId"), in: manifest).key
+        let key = try project(try await param(context, "projectId"), in: manifest).key
         try caller.require(project: key)
         guard manifest.projects.count > 1 else {
             throw ManageError.conflict("LAST_PROJECT", "'\(key)' is the only project; a manifest needs one")
@@ -171,7 +171,7 @@ extension ManagementAPI {
         try caller.require(.owner, "changing an environment")
         try caller.requireEveryProject("changing an environment")
         let manifest = try await manifest()
-        let key = try environment(try Self.parameter(context, "environmentId"), in: manifest).key
+        let key = try environment(try await param(context, "environmentId"), in: manifest).key
         var body = try await Body.read(request, limit: configuration.maxBodySize)
         var fields = try Self.metadata(&body)
         if body.fields["write"] == .null {
@@ -207,7 +207,7 @@ extension ManagementAPI {
         try caller.require(.owner, "deleting an environment")
         try caller.requireEveryProject("deleting an environment")
         let manifest = try await manifest()
-        let environment = try environment(try Self.parameter(context, "environmentId"), in: manifest)
+        let environment = try environment(try await param(context, "environmentId"), in: manifest)
         guard !environment.production else {
             throw ManageError.conflict("PRODUCTION", "'\(environment.key)' is the production environment; it stays")
         }

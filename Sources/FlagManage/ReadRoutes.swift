@@ -15,18 +15,19 @@ extension ManagementAPI {
     func organizations(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         _ = try await reader(request)
         let manifest = try await manifest()
-        return Responses.json(try Page(request).render([(manifest.organization, Resources.organization(manifest))]))
+        return Responses.json(
+            await numberedList(.organization, try Page(request).render([(manifest.organization, Resources.organization(manifest))])))
     }
 
     func organization(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         _ = try await reader(request)
         let manifest = try await manifest()
-        let id = try Self.parameter(context, "organizationId")
+        let id = try await param(context, "organizationId")
         guard id == manifest.organization else {
             throw ManageError.notFound(
                 "no organization '\(id)': this flag repository is organization '\(manifest.organization)'")
         }
-        return Responses.json(Resources.organization(manifest))
+        return Responses.json(await numbered(.organization, [Resources.organization(manifest)])[0])
     }
 
     func createOrganization(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
@@ -44,28 +45,30 @@ extension ManagementAPI {
     func projects(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let caller = try await reader(request)
         let manifest = try await manifest()
-        if let organization = context.parameters.get("organizationId"), organization != manifest.organization {
+        if context.parameters.get("organizationId") != nil,
+            case let organization = try await param(context, "organizationId"), organization != manifest.organization
+        {
             throw ManageError.notFound("no organization '\(organization)'")
         }
         let items = manifest.projects.filter { caller.project == nil || caller.project == $0.key }
             .sorted { $0.key < $1.key }.map { ($0.key, Resources.project($0, manifest)) }
-        return Responses.json(try Page(request).render(items))
+        return Responses.json(await numberedList(.project, try Page(request).render(items)))
     }
 
     func project(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let caller = try await reader(request)
         let manifest = try await manifest()
-        let project = try project(try Self.parameter(context, "projectId"), in: manifest)
+        let project = try project(try await param(context, "projectId"), in: manifest)
         try caller.require(project: project.key)
-        return Responses.json(Resources.project(project, manifest))
+        return Responses.json(await numbered(.project, [Resources.project(project, manifest)])[0])
     }
 
     func environments(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let caller = try await reader(request)
         let manifest = try await manifest()
         var projects = manifest.projects.map(\.key)
-        if let id = context.parameters.get("projectId") {
-            projects = [try project(id, in: manifest).key]
+        if context.parameters.get("projectId") != nil {
+            projects = [try project(try await param(context, "projectId"), in: manifest).key]
             try caller.require(project: projects[0])
         }
         let registry = server.registry
@@ -77,18 +80,18 @@ extension ManagementAPI {
                     served: projects.compactMap { registry.snapshot(project: $0, environment: environment.key) })
             )
         }
-        return Responses.json(try Page(request).render(items))
+        return Responses.json(await numberedList(.environment, try Page(request).render(items), scopes: projects))
     }
 
     func environment(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         _ = try await reader(request)
         let manifest = try await manifest()
-        let environment = try environment(try Self.parameter(context, "environmentId"), in: manifest)
+        let environment = try environment(try await param(context, "environmentId"), in: manifest)
         let registry = server.registry
-        return Responses.json(
-            Resources.environment(
-                environment,
-                served: manifest.projects.compactMap { registry.snapshot(project: $0.key, environment: environment.key) }))
+        let resource = Resources.environment(
+            environment,
+            served: manifest.projects.compactMap { registry.snapshot(project: $0.key, environment: environment.key) })
+        return Responses.json(await scopedNumbers(.environment, [resource], scopes: manifest.projects.map(\.key))[0])
     }
 
     // MARK: Flags
@@ -97,8 +100,8 @@ extension ManagementAPI {
         let caller = try await reader(request)
         let manifest = try await manifest()
         var projects = manifest.projects.map(\.key).filter { caller.project == nil || caller.project == $0 }
-        if let id = context.parameters.get("projectId") {
-            projects = [try project(id, in: manifest).key]
+        if context.parameters.get("projectId") != nil {
+            projects = [try project(try await param(context, "projectId"), in: manifest).key]
             try caller.require(project: projects[0])
         }
         let query = request.uri.queryParameters
@@ -125,7 +128,7 @@ extension ManagementAPI {
         }
         if archivedOnly {
             items.sort { $0.id < $1.id }
-            return Responses.json(try Page(request).render(items))
+            return Responses.json(await numberedList(.flag, try Page(request).render(items)))
         }
         // Filter first, render only the page: a project may have 10,000 flags.
         var matching: [(id: String, project: String, flag: Flag)] = []
@@ -144,7 +147,8 @@ extension ManagementAPI {
             Resources.flag(
                 project: item.project, item.flag, environments: flagStates(project: item.project, key: item.flag.key, manifest: manifest))
         }
-        return Responses.json(.object(["items": .array(rendered), "nextCursor": next.map(Value.string) ?? .null]))
+        return Responses.json(
+            .object(["items": .array(await numbered(.flag, rendered)), "nextCursor": next.map(Value.string) ?? .null]))
     }
 
     /// Flags whose file on the control branch says `archived: true`, with what the file says.
@@ -217,15 +221,15 @@ extension ManagementAPI {
     func flag(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let caller = try await reader(request)
         let manifest = try await manifest()
-        let (project, key) = try await anyFlag(try Self.parameter(context, "flagId"), manifest: manifest)
+        let (project, key) = try await anyFlag(try await param(context, "flagId"), manifest: manifest)
         try caller.require(project: project)
         let states = flagStates(project: project, key: key, manifest: manifest)
         if let flag = Self.servedFlag(served(project: project, manifest: manifest), key) ?? states.lazy.compactMap(\.1).first {
-            return Responses.json(Resources.flag(project: project, flag, environments: states))
+            return Responses.json(await numbered(.flag, [Resources.flag(project: project, flag, environments: states)])[0])
         }
         // Not served: archived (or not compiled yet).
         if let (_, _, file) = try await archivedFlags(projects: [project], manifest: manifest).first(where: { $0.1 == key }) {
-            return Responses.json(Resources.archivedFlag(project: project, key: key, file))
+            return Responses.json(await numbered(.flag, [Resources.archivedFlag(project: project, key: key, file)])[0])
         }
         throw ManageError.notFound("flag '\(key)' of project '\(project)' is not served yet")
     }
@@ -233,9 +237,9 @@ extension ManagementAPI {
     func configurationRead(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let caller = try await reader(request)
         let manifest = try await manifest()
-        let environment = try environment(try Self.parameter(context, "environmentId"), in: manifest)
+        let environment = try environment(try await param(context, "environmentId"), in: manifest)
         let (project, key) = try qualified(
-            try Self.parameter(context, "flagId"), manifest: manifest, exists: flagExists(manifest), what: "flag")
+            try await param(context, "flagId"), manifest: manifest, exists: flagExists(manifest), what: "flag")
         try caller.require(project: project)
         guard let active = server.registry.snapshot(project: project, environment: environment.key),
             let flag = Self.servedFlag(active, key)
@@ -274,8 +278,8 @@ extension ManagementAPI {
         let caller = try await reader(request)
         let manifest = try await manifest()
         var projects = manifest.projects.map(\.key).filter { caller.project == nil || caller.project == $0 }
-        if let id = context.parameters.get("projectId") {
-            projects = [try project(id, in: manifest).key]
+        if context.parameters.get("projectId") != nil {
+            projects = [try project(try await param(context, "projectId"), in: manifest).key]
             try caller.require(project: projects[0])
         }
         var items: [(id: String, value: Value)] = []
@@ -286,19 +290,21 @@ extension ManagementAPI {
             }
         }
         items.sort { $0.id < $1.id }
-        return Responses.json(try Page(request).render(items))
+        return Responses.json(
+            await numberedList(.segment, try Page(request).render(items), scopes: manifest.environments.map(\.key)))
     }
 
     func segment(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let caller = try await reader(request)
         let manifest = try await manifest()
         let (project, key) = try qualified(
-            try Self.parameter(context, "segmentId"), manifest: manifest, exists: segmentExists(manifest),
+            try await param(context, "segmentId"), manifest: manifest, exists: segmentExists(manifest),
             what: "segment")
         try caller.require(project: project)
         guard let active = served(project: project, manifest: manifest),
             let segment = active.snapshot.segments.first(where: { $0.key == key })
         else { throw ManageError.notFound("no segment '\(key)' in project '\(project)'") }
-        return Responses.json(Resources.segment(project: project, segment))
+        return Responses.json(
+            await scopedNumbers(.segment, [Resources.segment(project: project, segment)], scopes: manifest.environments.map(\.key))[0])
     }
 }

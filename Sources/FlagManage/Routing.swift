@@ -20,10 +20,21 @@ struct Routes {
         router.add(middleware: Counting(metrics: metrics, patterns: patterns))
     }
 
-    /// Registers `handlers` for `path` in `group`, and 405 for every other method.
-    func resource(_ group: RouterGroup<Context>, _ path: RouterPath, _ handlers: [(HTTPRequest.Method, Handler)]) {
+    /// The group of one resource's routes: `/api/v1/<name>`.
+    func group(_ name: String) -> (group: RouterGroup<Context>, prefix: String) {
+        (router.group(RouterPath("api/v1/\(name)")), "/api/v1/\(name)")
+    }
+
+    /// Registers `handlers` for `path` (relative to the resource's group), and 405 for every
+    /// other method.
+    func resource(
+        _ resource: (group: RouterGroup<Context>, prefix: String), _ path: String,
+        _ handlers: [(HTTPRequest.Method, Handler)]
+    ) {
+        let group = resource.group
+        let path = RouterPath(path)
         let allowed = handlers.map(\.0)
-        patterns.add(group: "/api/v1", path: path.description, allow: allowed)
+        patterns.add(group: resource.prefix, path: path.description, allow: allowed)
         for (method, handler) in handlers {
             group.on(path, method: method) { request, context in try await handler(request, context) }
         }

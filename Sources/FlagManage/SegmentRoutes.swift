@@ -17,7 +17,7 @@ extension ManagementAPI {
         let caller = try await reader(request)
         try caller.require(.editor, "creating a segment")
         let manifest = try await manifest()
-        let project = try project(try Self.parameter(context, "projectId"), in: manifest).key
+        let project = try project(try await param(context, "projectId"), in: manifest).key
         try caller.require(project: project)
         var body = try await Body.read(request, limit: configuration.maxBodySize)
         let key = try body.string("key", required: true)!
@@ -52,7 +52,7 @@ extension ManagementAPI {
         try caller.require(.editor, "changing a segment")
         let manifest = try await manifest()
         let (project, key) = try qualified(
-            try Self.parameter(context, "segmentId"), manifest: manifest, exists: segmentExists(manifest),
+            try await param(context, "segmentId"), manifest: manifest, exists: segmentExists(manifest),
             what: "segment")
         try caller.require(project: project)
         var body = try await Body.read(request, limit: configuration.maxBodySize)
@@ -95,7 +95,7 @@ extension ManagementAPI {
         try caller.require(.owner, "deleting a segment")
         let manifest = try await manifest()
         let (project, key) = try qualified(
-            try Self.parameter(context, "segmentId"), manifest: manifest, exists: segmentExists(manifest),
+            try await param(context, "segmentId"), manifest: manifest, exists: segmentExists(manifest),
             what: "segment")
         try caller.require(project: project)
         let (writes, reviewed) = try await writeEveryBranch(

@@ -31,9 +31,9 @@ extension ManagementAPI {
         let comment = try body.string("comment")
         try body.rejectUnknown()
         let manifest = try await manifest()
-        let environment = try environment(try Self.parameter(context, "environmentId"), in: manifest)
+        let environment = try environment(try await param(context, "environmentId"), in: manifest)
         let (project, key) = try qualified(
-            try Self.parameter(context, "flagId"), manifest: manifest, exists: flagExists(manifest), what: "flag")
+            try await param(context, "flagId"), manifest: manifest, exists: flagExists(manifest), what: "flag")
         try caller.require(project: project)
         let served = Self.servedFlag(server.registry.snapshot(project: project, environment: environment.key), key)
         let target = enabled ?? !(served?.enabled ?? true)
@@ -58,9 +58,9 @@ extension ManagementAPI {
             throw ManageError.badRequest("nothing to change: give 'enabled' or 'default'", field: "body")
         }
         let manifest = try await manifest()
-        let environment = try environment(try Self.parameter(context, "environmentId"), in: manifest)
+        let environment = try environment(try await param(context, "environmentId"), in: manifest)
         let (project, key) = try qualified(
-            try Self.parameter(context, "flagId"), manifest: manifest, exists: flagExists(manifest), what: "flag")
+            try await param(context, "flagId"), manifest: manifest, exists: flagExists(manifest), what: "flag")
         try caller.require(project: project)
         var edits: [([String], Value)] = []
         var words: [String] = []

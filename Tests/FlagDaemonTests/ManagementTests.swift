@@ -403,6 +403,21 @@ struct ManagementTests {
         try await eventually(10, "the sync's audit rows name the caller") {
             try count(database, "SELECT count(*) FROM audit_logs WHERE commit_sha = $1 AND actor LIKE 'Release bot <%'", [commit]) > 0
         }
+        // PostgreSQL's numeric ids name the same resources as the keys.
+        let byKey = try setup.call(daemon, "owner", "GET", "/api/v1/flags/shop:checkout")
+        let flagNumber = try #require(byKey.json["numericId"]?.intValue, "\(byKey.body)")
+        let byNumber = try setup.call(daemon, "owner", "GET", "/api/v1/flags/\(flagNumber)")
+        #expect(byNumber.json["id"] == .string("shop:checkout"), "\(byNumber.body)")
+        let projectNumber = try #require(
+            try setup.call(daemon, "owner", "GET", "/api/v1/projects/shop").json["numericId"]?.intValue)
+        #expect(try setup.call(daemon, "owner", "GET", "/api/v1/projects/\(projectNumber)").json["key"] == .string("shop"))
+        let environments = try setup.call(daemon, "owner", "GET", "/api/v1/environments/production")
+        let environmentNumber = try #require(environments.json["numericIds"]?["shop"]?.intValue, "\(environments.body)")
+        let numeric = try setup.call(
+            daemon, "owner", "GET", "/api/v1/flags/\(flagNumber)/environments/\(environmentNumber)")
+        #expect(numeric.json["flag"] == .string("shop:checkout"), "\(numeric.body)")
+        #expect(try setup.call(daemon, "owner", "GET", "/api/v1/flags/999999").status == 404)
+
         let audit = try setup.call(daemon, "viewer-none", "GET", "/api/v1/audit-logs")
         #expect(audit.status == 401)
         let trail = try setup.call(daemon, "owner", "GET", "/api/v1/audit-logs?actor=Release%20bot")
@@ -501,5 +516,19 @@ struct ManagementTests {
         let merged = try setup.call(daemon, "owner", "POST", "/api/v1/changes/\(id)/merge")
         #expect(merged.status == 200, "\(merged.body)")
         #expect(try setup.file("main") == setup.file("staging"))
+    }
+
+    @Test func callersAreRateLimitedLikeEvaluation() async throws {
+        let setup = try Setup()
+        let daemon = try await setup.daemon(["--rate-limit", "0.5", "--rate-burst", "2"])
+        defer { daemon.terminate() }
+        let statuses = try (0..<3).map { _ in try setup.call(daemon, "viewer", "GET", "/api/v1/projects").status }
+        #expect(statuses == [200, 200, 429], "\(statuses)")
+        let headers = try Spawn.run(
+            ["curl", "-s", "-D", "-", "-o", "/dev/null", "-H", "Authorization: Bearer \(setup.keys["viewer"]!)",
+             "http://127.0.0.1:\(daemon.port)/api/v1/projects"]).output.lowercased()
+        #expect(headers.contains("retry-after: "), "\(headers)")
+        // Another caller has its own bucket.
+        #expect(try setup.call(daemon, "editor", "GET", "/api/v1/projects").status == 200)
     }
 }
