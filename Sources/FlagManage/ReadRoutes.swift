@@ -10,6 +10,19 @@ extension ManagementAPI {
         try await callers.caller(request, server: server)
     }
 
+    /// The projects a list covers: the path's one, else every project the caller may see
+    /// (`limited: false`: every project, for what is shared by all, like environments).
+    func visibleProjects(
+        _ context: BasicRequestContext, caller: Caller, manifest: Manifest, limited: Bool = true
+    ) async throws(ManageError) -> [String] {
+        if context.parameters.get("projectId") != nil {
+            let key = try project(try await param(context, "projectId"), in: manifest).key
+            try caller.require(project: key)
+            return [key]
+        }
+        return manifest.projects.map(\.key).filter { !limited || caller.project == nil || caller.project == $0 }
+    }
+
     // MARK: Organizations
 
     func organizations(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
@@ -66,11 +79,7 @@ extension ManagementAPI {
     func environments(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let caller = try await reader(request)
         let manifest = try await manifest()
-        var projects = manifest.projects.map(\.key)
-        if context.parameters.get("projectId") != nil {
-            projects = [try project(try await param(context, "projectId"), in: manifest).key]
-            try caller.require(project: projects[0])
-        }
+        let projects = try await visibleProjects(context, caller: caller, manifest: manifest, limited: false)
         let registry = server.registry
         let items = manifest.environments.sorted { $0.key < $1.key }.map { environment in
             (
@@ -99,11 +108,7 @@ extension ManagementAPI {
     func flags(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let caller = try await reader(request)
         let manifest = try await manifest()
-        var projects = manifest.projects.map(\.key).filter { caller.project == nil || caller.project == $0 }
-        if context.parameters.get("projectId") != nil {
-            projects = [try project(try await param(context, "projectId"), in: manifest).key]
-            try caller.require(project: projects[0])
-        }
+        let projects = try await visibleProjects(context, caller: caller, manifest: manifest)
         let query = request.uri.queryParameters
         let tag = query["tag"].map(String.init)
         let owner = query["owner"].map(String.init)
@@ -277,11 +282,7 @@ extension ManagementAPI {
     func segments(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let caller = try await reader(request)
         let manifest = try await manifest()
-        var projects = manifest.projects.map(\.key).filter { caller.project == nil || caller.project == $0 }
-        if context.parameters.get("projectId") != nil {
-            projects = [try project(try await param(context, "projectId"), in: manifest).key]
-            try caller.require(project: projects[0])
-        }
+        let projects = try await visibleProjects(context, caller: caller, manifest: manifest)
         var items: [(id: String, value: Value)] = []
         for project in projects {
             guard let active = served(project: project, manifest: manifest) else { continue }
