@@ -35,25 +35,29 @@ public enum NumericIDs {
         -> [String: Int64]
     {
         guard !keys.isEmpty else { return [:] }
+        // Each key is looked up by the unique indexes (project key, then key within it).
         let sql: String
         switch kind {
-        case .organization: sql = "SELECT key, id FROM organizations WHERE key = ANY($1::text[])"
-        case .project: sql = "SELECT key, id FROM projects WHERE key = ANY($1::text[])"
+        case .organization: sql = "SELECT k.id, o.id FROM unnest($1::text[]) AS k(id) JOIN organizations o ON o.key = k.id"
+        case .project: sql = "SELECT k.id, p.id FROM unnest($1::text[]) AS k(id) JOIN projects p ON p.key = k.id"
         case .environment:
             sql = """
-                SELECT p.key || '/' || e.key, e.id FROM environments e JOIN projects p ON p.id = e.project_id
-                WHERE p.key || '/' || e.key = ANY($1::text[])
+                SELECT k.id, e.id FROM unnest($1::text[]) AS k(id)
+                JOIN projects p ON p.key = split_part(k.id, '/', 1)
+                JOIN environments e ON e.project_id = p.id AND e.key = split_part(k.id, '/', 2)
                 """
         case .flag:
             sql = """
-                SELECT p.key || ':' || f.key, f.id FROM feature_flags f JOIN projects p ON p.id = f.project_id
-                WHERE p.key || ':' || f.key = ANY($1::text[])
+                SELECT k.id, f.id FROM unnest($1::text[]) AS k(id)
+                JOIN projects p ON p.key = split_part(k.id, ':', 1)
+                JOIN feature_flags f ON f.project_id = p.id AND f.key = split_part(k.id, ':', 2)
                 """
         case .segment:
             sql = """
-                SELECT p.key || ':' || s.key || '/' || e.key, s.id FROM segments s
-                JOIN environments e ON e.id = s.environment_id JOIN projects p ON p.id = e.project_id
-                WHERE p.key || ':' || s.key || '/' || e.key = ANY($1::text[])
+                SELECT k.id, s.id FROM unnest($1::text[]) AS k(id)
+                JOIN projects p ON p.key = split_part(k.id, ':', 1)
+                JOIN environments e ON e.project_id = p.id AND e.key = split_part(k.id, '/', 2)
+                JOIN segments s ON s.environment_id = e.id AND s.key = split_part(split_part(k.id, ':', 2), '/', 1)
                 """
         }
         let array = "{" + keys.map { "\"" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }.joined(separator: ",") + "}"

@@ -225,4 +225,22 @@ import Testing
         let written = try writer.write(Self.intent("Enable checkout"), mutation: Self.setEnabled(true))
         #expect(written.commit == nil)
     }
+
+    @Test func deletingTheLastFileOfAFolderLeavesNoEmptyFolder() throws {
+        let scratch = try Scratch()
+        try scratch.write("work/shop/segments/staff.yaml", "include: [u-1]\n")
+        try scratch.git("work", "add", "-A")
+        try scratch.git("work", "commit", "-q", "-m", "segment")
+        try scratch.run("git", "clone", "-q", "--bare", scratch.path("work"), scratch.path("local.git"))
+        let configuration = ManagementConfiguration(
+            repository: scratch.path("local.git"), isRemote: false, mirrorPath: "", root: nil, controlBranch: "main")
+        let written = try GitWriter(configuration: configuration).write(Self.intent("Delete segment staff")) { _ in
+            ["shop/segments/staff.yaml": nil]
+        }
+        #expect(written.commit != nil)
+        #expect(try !scratch.git("local.git", "ls-tree", "main", "shop/").contains("segments"))
+        let files = try scratch.git("local.git", "ls-tree", "-r", "--name-only", "main")
+        #expect(files == "flagstaff.yaml\nshop/flags/checkout.yaml\n", "\(files)")
+        try scratch.git("local.git", "fsck", "--strict")
+    }
 }
