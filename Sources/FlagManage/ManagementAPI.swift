@@ -4,6 +4,7 @@ import FlagEngine
 import FlagModel
 import FlagServer
 import Foundation
+import Synchronization
 import GitSource
 import HTTPTypes
 import Hummingbird
@@ -26,6 +27,8 @@ public final class ManagementAPI: ManagementResponder, @unchecked Sendable {
     let onWritten: @Sendable () -> Void
     let callers: CallerCheck
     private let lock = NSLock()
+    /// Per project: the served snapshots a list of flags was worked out from, and the list.
+    let definitions = Mutex<[String: (sources: [ObjectIdentifier], entries: [(id: String, key: String, flag: Flag)])]>([:])
     private var attached: FlagServer?
     private var responder: RouterResponder<BasicRequestContext>?
 

@@ -138,14 +138,15 @@ extension ManagementAPI {
         // Filter first, render only the page: a project may have 10,000 flags.
         var matching: [(id: String, project: String, flag: Flag)] = []
         for project in projects {
-            for (key, flag) in flagDefinitions(project: project, manifest: manifest) {
-                if let tag, !flag.tags.contains(tag) { continue }
-                if let owner, flag.owner != owner { continue }
-                if let type, flag.type.rawValue != type { continue }
-                matching.append(("\(project):\(key)", project, flag))
+            for entry in flagDefinitions(project: project, manifest: manifest) {
+                if let tag, !entry.flag.tags.contains(tag) { continue }
+                if let owner, entry.flag.owner != owner { continue }
+                if let type, entry.flag.type.rawValue != type { continue }
+                matching.append((entry.id, project, entry.flag))
             }
         }
-        matching.sort { $0.id < $1.id }
+        // One project's ids are in order already; `a1:x` sorts before `a:y`, so several need a sort.
+        if projects.count > 1 { matching.sort { $0.id < $1.id } }
         let page = try Page(request)
         let (window, next) = page.window(matching, id: \.id)
         let rendered = window.map { item in
@@ -180,8 +181,9 @@ extension ManagementAPI {
     }
 
     /// Every flag a project serves in some environment (the preferred environment's
-    /// definition first), by key.
-    func flagDefinitions(project: String, manifest: Manifest) -> [(key: String, flag: Flag)] {
+    /// definition first), by key, with its `project:key` id; worked out once per set of
+    /// served snapshots, since a project may have 10,000 flags and lists are read often.
+    func flagDefinitions(project: String, manifest: Manifest) -> [(id: String, key: String, flag: Flag)] {
         let registry = server.registry
         var sources: [ActiveSnapshot] = []
         if let preferred = served(project: project, manifest: manifest) { sources.append(preferred) }
@@ -193,6 +195,8 @@ extension ManagementAPI {
             }
         }
         guard let first = sources.first else { return [] }
+        let identity = sources.map(ObjectIdentifier.init)
+        if let cached = definitions.withLock({ $0[project] }), cached.sources == identity { return cached.entries }
         var out = first.snapshot.flags.map { ($0.key, $0) }
         if sources.count > 1 {
             var seen = Set(out.map(\.0))
@@ -201,7 +205,9 @@ extension ManagementAPI {
             }
             out.sort { $0.0 < $1.0 }
         }
-        return out
+        let entries = out.map { (id: "\(project):\($0.0)", key: $0.0, flag: $0.1) }
+        definitions.withLock { $0[project] = (identity, entries) }
+        return entries
     }
 
     /// The flag `key` in a snapshot (flags are in key order).
