@@ -119,6 +119,11 @@ public final class JWTVerifier: Sendable {
             guard aud.contains(audience) else { return .failure(.wrongAudience) }
         }
         guard let subject = claims.sub?.value, !subject.isEmpty else { return .failure(.missingClaim("sub")) }
+        // A project limit that is not one string (a list, say) must not read as "every project".
+        for claim in [configuration.roleClaim, configuration.projectClaim]
+        where claims.present.contains(claim) && claims.strings[claim] == nil {
+            return .failure(.missingClaim(claim))
+        }
         return .success(
             VerifiedToken(
                 subject: subject,

@@ -12,6 +12,9 @@ struct TokenClaims: JWTPayload {
     var aud: AudienceClaim?
     var sub: SubjectClaim?
     var strings: [String: String] = [:]
+    /// Every other claim's name, string or not: a role or project claim of another type
+    /// (a list, a number) must refuse the token, not read as absent.
+    var present: Set<String> = []
 
     private struct Key: CodingKey {
         var stringValue: String
@@ -32,6 +35,7 @@ struct TokenClaims: JWTPayload {
         aud = try container.decodeIfPresent(AudienceClaim.self, forKey: Key("aud"))
         sub = try container.decodeIfPresent(SubjectClaim.self, forKey: Key("sub"))
         for key in container.allKeys where !Self.registered.contains(key.stringValue) {
+            present.insert(key.stringValue)
             if let value = try? container.decode(String.self, forKey: key) {
                 strings[key.stringValue] = value
             }

@@ -144,7 +144,7 @@ extension ManagementAPI {
                 }
                 return files
             }
-            _ = try? writer.repository().deleteBranch(Self.changeBranch(change.id), expecting: change.tip)
+            _ = try? writer.deleteBranch(Self.changeBranch(change.id), expecting: change.tip)
             return written
         }
         var merged = change.json
@@ -165,11 +165,7 @@ extension ManagementAPI {
         let change = try await openChange(try Self.parameter(context, "changeId"))
         let writer = self.writer
         let closed = try await blocking { () throws(ManageError) -> Bool in
-            do {
-                return try writer.repository().deleteBranch(Self.changeBranch(change.id), expecting: change.tip)
-            } catch {
-                throw ManageError.unavailable("cannot delete the change's branch: \(error)")
-            }
+            try writer.deleteBranch(Self.changeBranch(change.id), expecting: change.tip)
         }
         guard closed else { throw ManageError.conflict("CONFLICT", "change \(change.id) moved while closing it") }
         guard case .object(var object) = change.json else { fatalError("a change is an object") }

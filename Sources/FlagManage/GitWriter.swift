@@ -283,6 +283,21 @@ final class GitWriter: @unchecked Sendable {
         }
     }
 
+    /// Deletes a change's branch if it still points at `tip`: on the remote first (else the
+    /// next fetch would bring it back), then here. False when it moved or is gone.
+    func deleteBranch(_ name: String, expecting tip: ObjectID) throws(ManageError) -> Bool {
+        let repository = try repository()
+        guard repository.branchTip(name) == tip else { return false }
+        do {
+            if configuration.isRemote {
+                try repository.deleteRemoteBranch(name, of: configuration.repository, credentials: configuration.credentials)
+            }
+            return try repository.deleteBranch(name, expecting: tip)
+        } catch {
+            throw ManageError.unavailable("cannot delete branch '\(name)': \(error)")
+        }
+    }
+
     /// Brings the mirror up to date with the remote (before a retry).
     func fetch() throws(ManageError) {
         guard configuration.isRemote else { return }

@@ -371,3 +371,42 @@ extension GitRepository {
         return .pushed
     }
 }
+
+extension GitRepository {
+    /// Deletes the branch `branch` of the remote `url` (a push of nothing to it). A branch
+    /// already gone is fine.
+    public func deleteRemoteBranch(_ branch: String, of url: String, credentials: GitCredentials?) throws(GitError) {
+        let payload = PushPayload(credentials: credentials)
+        let unmanaged = Unmanaged.passRetained(payload)
+        defer { unmanaged.release() }
+        let code = try withHandle { repo throws(GitError) -> Int32 in
+            var remote: OpaquePointer?
+            var code = git_remote_create_anonymous(&remote, repo, url)
+            guard code == 0, let remote else { throw GitError.last("use remote", code) }
+            defer { git_remote_free(remote) }
+            var options = git_push_options()
+            git_push_options_init(&options, UInt32(GIT_PUSH_OPTIONS_VERSION))
+            options.callbacks.payload = unmanaged.toOpaque()
+            options.callbacks.credentials = PushPayload.credentialCallback
+            options.callbacks.push_update_reference = { _, status, payload in
+                if let status, let payload {
+                    Unmanaged<PushPayload>.fromOpaque(payload).takeUnretainedValue().rejection = String(cString: status)
+                }
+                return 0
+            }
+            let specs = [":refs/heads/\(branch)"]
+            git_error_clear()
+            code = specs.withCStringArray { array in
+                var strarray = git_strarray(strings: array, count: specs.count)
+                return git_remote_push(remote, &strarray, &options)
+            }
+            return code
+        }
+        guard code == 0 else {
+            throw GitError("delete '\(branch)' on the remote", message: Self.explainFetch(LibGit2.lastError(code)), code: code)
+        }
+        if let rejection = payload.rejection {
+            throw GitError("delete '\(branch)' on the remote", message: "the remote refused it: \(rejection)")
+        }
+    }
+}

@@ -503,6 +503,11 @@ struct ManagementTests {
         ])
         try setup.repo.commit("checkout on for everyone")
         try setup.repo.git("checkout", "-q", "main")
+        // Production pulled its kill switch meanwhile: the promotion must not undo it.
+        let killed = try setup.call(
+            daemon, "owner", "PATCH", "/api/v1/flags/shop:checkout/environments/production/toggle",
+            body: #"{"enabled": false}"#)
+        #expect(killed.status == 200, "\(killed.body)")
         let promotion = try setup.call(
             daemon, "editor", "POST", "/api/v1/promotions",
             body: #"{"from": "staging", "to": "production", "flags": ["checkout"]}"#)
@@ -515,7 +520,10 @@ struct ManagementTests {
         #expect(unknown.json["field"] == .string("flags"))
         let merged = try setup.call(daemon, "owner", "POST", "/api/v1/changes/\(id)/merge")
         #expect(merged.status == 200, "\(merged.body)")
-        #expect(try setup.file("main") == setup.file("staging"))
+        let promoted = try setup.file("main")
+        #expect(promoted.contains("\ndefault: on\n"), "\(promoted)")
+        #expect(promoted.contains("production: { enabled: false }"), "\(promoted)")
+        #expect(promoted.replacingOccurrences(of: "  production: { enabled: false }\n", with: "") == (try setup.file("staging")))
     }
 
     @Test func callersAreRateLimitedLikeEvaluation() async throws {

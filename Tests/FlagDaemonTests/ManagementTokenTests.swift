@@ -15,13 +15,15 @@ struct ManagementTokenTests {
         var name: String?
         var email: String?
         var flagstaff_role: String?
+        /// A list where a string belongs: must refuse the token, not lift the project limit.
+        var flagstaff_project: [String]?
 
         func verify(using algorithm: some JWTAlgorithm) async throws {}
     }
 
     static func token(
         _ key: ES256PrivateKey, kid: String = "k1", role: String? = "editor", audience: String = "flagstaff",
-        expires: Date = Date().addingTimeInterval(600)
+        expires: Date = Date().addingTimeInterval(600), projects: [String]? = nil
     ) async throws -> String {
         let keys = JWTKeyCollection()
         await keys.add(ecdsa: key, kid: JWKIdentifier(string: kid))
@@ -29,7 +31,7 @@ struct ManagementTokenTests {
             Claims(
                 sub: "grace", exp: ExpirationClaim(value: expires), iss: "https://id.acme.test",
                 aud: AudienceClaim(value: [audience]), name: "Grace Hopper", email: "grace@acme.com",
-                flagstaff_role: role),
+                flagstaff_role: role, flagstaff_project: projects),
             kid: JWKIdentifier(string: kid))
     }
 
@@ -60,6 +62,7 @@ struct ManagementTokenTests {
             ("unknown kid", try await Self.token(key, kid: "k2"), 401),
             ("no role", try await Self.token(key, role: nil), 403),
             ("viewer writes", try await Self.token(key, role: "viewer"), 403),
+            ("project claim as a list", try await Self.token(key, projects: ["shop"]), 401),
         ]
         for (name, token, status) in cases {
             let refused = try setup.call(daemon, token, "PATCH", toggle, body: #"{"enabled": true}"#)

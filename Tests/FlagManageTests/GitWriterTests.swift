@@ -243,4 +243,25 @@ import Testing
         #expect(files == "flagstaff.yaml\nshop/flags/checkout.yaml\n", "\(files)")
         try scratch.git("local.git", "fsck", "--strict")
     }
+
+    @Test func aChangeBranchOnARemoteIsPushedAndDeletedThere() throws {
+        let scratch = try Scratch()
+        try scratch.run("git", "clone", "-q", "--bare", scratch.path("work"), scratch.path("remote.git"))
+        let url = "file://" + scratch.path("remote.git")
+        let configuration = ManagementConfiguration(
+            repository: url, isRemote: true, mirrorPath: scratch.path("mirror.git"), root: nil, controlBranch: "main")
+        let mirror = try GitRepository.mirror(at: configuration.mirrorPath)
+        _ = try mirror.fetch(from: url)
+        let writer = GitWriter(configuration: configuration)
+        var intent = Self.intent("Disable checkout")
+        intent.changeBranch = "flagstaff/change/abc"
+        let written = try writer.write(intent, mutation: Self.setEnabled(false))
+        let commit = try #require(written.commit)
+        #expect(try scratch.git("remote.git", "rev-parse", "flagstaff/change/abc").hasPrefix(commit.hex))
+        #expect(try writer.deleteBranch("flagstaff/change/abc", expecting: commit))
+        #expect(try !scratch.git("remote.git", "branch", "--list").contains("flagstaff/change/abc"))
+        // The next fetch does not bring it back.
+        _ = try mirror.fetch(from: url)
+        #expect(mirror.branchTip("flagstaff/change/abc") == nil)
+    }
 }
