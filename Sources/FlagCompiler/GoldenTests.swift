@@ -16,9 +16,10 @@ public struct GoldenTestResult: Sendable {
     /// For a test without `at:` that passes now: the first time the snapshot's schedules
     /// will make it fail, and how.
     public var laterFailure: (at: Instant, failure: String)?
-    /// The flag is disabled (`enabled: false`) in this environment and the test expects what
-    /// it serves when enabled: not checked, so that a kill switch is never held back by the
-    /// tests of what it switches off. A test about the disabled flag names `reason: DISABLED`.
+    /// The flag is disabled (`enabled: false`) in this environment, or requires one that is,
+    /// and the test expects what it serves otherwise: not checked, so that a kill switch is
+    /// never held back by the tests of what it switches off. A test about the switched-off
+    /// state names its reason (`DISABLED`, `PREREQUISITE_FAILED`) and is checked.
     public var skippedBecauseDisabled = false
 
     public var passed: Bool { failure == nil }
@@ -29,7 +30,7 @@ public struct GoldenTestResult: Sendable {
         return Diagnostic(
             .disabledGoldenTest,
             "test\(name.map { " \"\($0)\"" } ?? "") of flag '\(flag)' is not checked in environment "
-                + "'\(environment)': the flag is disabled there (enabled: false)",
+                + "'\(environment)': the flag, or a flag it requires, is disabled there (enabled: false)",
             at: location,
             hint: "it is checked again once the flag is enabled; a test of the disabled flag expects its off variant with `reason: DISABLED`")
     }
@@ -61,8 +62,22 @@ enum GoldenTests {
         flags: [String: [String: FlagSource]], snapshots: [Snapshot], now: Instant
     ) -> [GoldenTestResult] {
         var evaluators: [String: Evaluator] = [:]
+        // Per environment, the flags switched off (`enabled: false`), and those that require
+        // one: what a kill switch turns off, and whose tests it must not be held back by.
+        var switchedOff: [String: Set<String>] = [:]
         for snapshot in snapshots {
-            evaluators["\(snapshot.project)/\(snapshot.environment)"] = Evaluator(snapshot: snapshot)
+            let name = "\(snapshot.project)/\(snapshot.environment)"
+            evaluators[name] = Evaluator(snapshot: snapshot)
+            var off = Set(snapshot.flags.filter { !$0.enabled }.map(\.key))
+            var grew = !off.isEmpty
+            while grew {
+                grew = false
+                for flag in snapshot.flags where !off.contains(flag.key) && flag.requires.contains(where: { off.contains($0.flag) }) {
+                    off.insert(flag.key)
+                    grew = true
+                }
+            }
+            switchedOff[name] = off
         }
         let environmentsInOrder = snapshots.map(\.environment)
         var results: [GoldenTestResult] = []
@@ -80,7 +95,10 @@ enum GoldenTests {
                             location: test.location, expectedVariant: test.expect.value, context: test.context,
                             result: result,
                             failure: failure(of: test, result))
-                        if outcome.failure != nil, result.reason == .disabled, test.reason?.value != "DISABLED" {
+                        if outcome.failure != nil, result.reason == .disabled || result.reason == .prerequisiteFailed,
+                            switchedOff["\(project)/\(environment)"]?.contains(key) == true,
+                            test.reason?.value != result.reason.rawValue
+                        {
                             outcome.failure = nil
                             outcome.skippedBecauseDisabled = true
                         }

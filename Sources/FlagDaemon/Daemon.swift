@@ -56,6 +56,7 @@ public enum Daemon {
             mirrorPath: configuration.mirrorPath, root: configuration.root, controlBranch: configuration.controlBranch)
         managementConfiguration.credentials = configuration.gitCredentials
         managementConfiguration.jwt = configuration.jwt
+        managementConfiguration.keysFromFile = configuration.keysFile != nil
         let management: ManagementAPI
         do {
             management = try ManagementAPI(

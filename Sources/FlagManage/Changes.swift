@@ -30,6 +30,14 @@ extension ManagementAPI {
         var tip: ObjectID
         var base: ObjectID
         var info: CommitInfo
+        /// Root-relative paths the change touches.
+        var paths: [String]
+
+        /// A caller limited to a project sees the changes that touch only that project.
+        func visible(to caller: Caller) -> Bool {
+            guard let project = caller.project else { return true }
+            return paths.allSatisfy { $0.hasPrefix("\(project)/") }
+        }
 
         var json: Value {
             .object([
@@ -67,10 +75,14 @@ extension ManagementAPI {
                     guard let environment = Self.trailer("Flagstaff-Environment", in: info.message),
                         let base = info.parents.first
                     else { continue }
+                    let before = try writer.tree(at: base)
+                    let after = try writer.tree(at: tip)
+                    let paths = Set(before.entries.keys).union(after.entries.keys)
+                        .filter { before.entries[$0] != after.entries[$0] }.sorted()
                     found.append(
                         OpenChange(
                             id: String(branch.dropFirst(Self.changePrefix.count)), environment: environment, tip: tip,
-                            base: base, info: info))
+                            base: base, info: info, paths: paths))
                 }
             } catch {
                 throw ManageError.unavailable("cannot read the changes: \(error)")
@@ -87,16 +99,17 @@ extension ManagementAPI {
     }
 
     func changes(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
-        _ = try await reader(request)
+        let caller = try await reader(request)
         let environment = request.uri.queryParameters["environment"].map(String.init)
-        let items = try await openChanges().filter { environment == nil || $0.environment == environment }
+        let items = try await openChanges().filter { (environment == nil || $0.environment == environment) && $0.visible(to: caller) }
             .map { ($0.id, $0.json) }.sorted { $0.0 < $1.0 }
         return Responses.json(try Page(request).render(items))
     }
 
     func change(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
-        _ = try await reader(request)
+        let caller = try await reader(request)
         let change = try await openChange(try Self.parameter(context, "changeId"))
+        guard change.visible(to: caller) else { throw ManageError.notFound("no open change '\(change.id)'") }
         let manifest = try await manifest()
         let environment = try environment(change.environment, in: manifest)
         guard case .object(var object) = change.json else { fatalError("a change is an object") }

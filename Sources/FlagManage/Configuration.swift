@@ -21,6 +21,9 @@ public struct ManagementConfiguration: Sendable {
     public var maxBodySize = 64 * 1024
     /// How long `?wait=applied` waits for the change to be served before answering 202.
     public var waitTimeout: Duration = .seconds(10)
+    /// Whether the server's keys come from a keys file: then the key routes refuse, since a
+    /// key written to PostgreSQL would work until the next restart and then silently stop.
+    public var keysFromFile = false
     /// JWT bearer tokens, when configured (`--jwt-jwks`).
     public var jwt: JWTConfiguration?
 

@@ -72,6 +72,9 @@ extension ManagementAPI {
                         branch: branch, environments: environments.map(\.key), written: written, changeID: changeID))
             } catch {
                 var error = error
+                // What landed on earlier branches stays (each is a whole, tested commit): the
+                // daemon serves it, and the same request again finishes the rest.
+                if writes.contains(where: { $0.changeID == nil && $0.written.commit != nil }) { onWritten() }
                 if !writes.isEmpty {
                     error.details += " (on branch '\(branch)'; already written: "
                         + writes.map(\.branch).joined(separator: ", ") + ")"
@@ -154,8 +157,11 @@ extension ManagementAPI {
         let (writes, reviewed) = try await writeEveryBranch(
             request, caller: caller, manifest: manifest, summary: "Add flag \(key)", comment: comment
         ) { tree throws(ManageError) in
-            if Self.flagPath(tree, project: project, key: key) != nil {
-                throw ManageError.conflict("EXISTS", "flag '\(key)' already exists in project '\(project)'")
+            if let existing = Self.flagPath(tree, project: project, key: key) {
+                // The same file already there (an earlier try that stopped halfway): done here.
+                guard existing == "\(project)/flags/\(key).yaml", (try? tree.read(existing)) == bytes else {
+                    throw ManageError.conflict("EXISTS", "flag '\(key)' already exists in project '\(project)'")
+                }
             }
             return ["\(project)/flags/\(key).yaml": bytes]
         }

@@ -11,12 +11,27 @@ extension ManagementAPI {
         "segmentId": .segment,
     ]
 
-    /// A path parameter, with a numeric id turned into the key it names (404 when none).
+    /// A path parameter, with a numeric id turned into the key it names (404 when none). A
+    /// key made of digits (`2024`) that names something is taken as that key.
     func param(_ context: BasicRequestContext, _ name: String) async throws(ManageError) -> String {
         let value = try Self.parameter(context, name)
         guard let kind = Self.numericParameters[name], database.url != nil, !value.isEmpty,
             value.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }), let id = Int64(value)
         else { return value }
+        let manifest = try await manifest()
+        let isKey: Bool
+        switch kind {
+        case .organization: isKey = manifest.organization == value
+        case .project: isKey = manifest.projects.contains { $0.key == value }
+        case .environment: isKey = manifest.environment(value) != nil
+        case .flag:
+            let exists = flagExists(manifest)
+            isKey = manifest.projects.contains { exists($0.key, value) }
+        case .segment:
+            let exists = segmentExists(manifest)
+            isKey = manifest.projects.contains { exists($0.key, value) }
+        }
+        if isKey { return value }
         let database = self.database
         let key = try await blocking { () throws(ManageError) -> String? in
             try database.use { connection throws(StoreError) in try NumericIDs.key(of: kind, id: id, on: connection) }

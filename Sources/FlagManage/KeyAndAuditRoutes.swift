@@ -45,6 +45,7 @@ extension ManagementAPI {
     func keys(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let caller = try await reader(request)
         try caller.require(.owner, "listing API keys")
+        try requireKeysInDatabase()
         let database = self.database
         let records = try await blocking { () throws(ManageError) -> [APIKeyRecord] in
             try database.use { connection throws(StoreError) in try APIKeyStore(connection: connection).list() }
@@ -57,6 +58,7 @@ extension ManagementAPI {
     func key(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let caller = try await reader(request)
         try caller.require(.owner, "reading an API key")
+        try requireKeysInDatabase()
         let id = try Self.parameter(context, "keyId")
         let database = self.database
         let records = try await blocking { () throws(ManageError) -> [APIKeyRecord] in
@@ -73,6 +75,7 @@ extension ManagementAPI {
     func createKey(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let caller = try await reader(request)
         try caller.require(.owner, "creating an API key")
+        try requireKeysInDatabase()
         var body = try await Body.read(request, limit: configuration.maxBodySize)
         let name = try body.string("name", required: true)!
         let typeText = try body.string("type", required: true)!
@@ -83,6 +86,10 @@ extension ManagementAPI {
         try body.rejectUnknown()
         guard let type = APIKeyType(rawValue: typeText) else {
             throw ManageError.badRequest("type must be server, client, admin or manage", field: "type")
+        }
+        if type == .admin, let scope = caller.project {
+            throw ManageError(
+                .forbidden, "FORBIDDEN", "an admin key reads every project's status; this caller may manage '\(scope)' only")
         }
         var role: ManagementRole?
         if type == .manage {
@@ -143,6 +150,7 @@ extension ManagementAPI {
     func revokeKey(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let caller = try await reader(request)
         try caller.require(.owner, "revoking an API key")
+        try requireKeysInDatabase()
         let id = try Self.parameter(context, "keyId")
         let database = self.database
         let actor = caller.actor
@@ -160,6 +168,14 @@ extension ManagementAPI {
         guard let record = found else { throw ManageError.notFound("no API key '\(id)'") }
         server.keyRing?.revoke(prefix: record.prefix)
         return Responses.json(Self.key(record))
+    }
+
+    func requireKeysInDatabase() throws(ManageError) {
+        if configuration.keysFromFile {
+            throw ManageError.conflict(
+                "KEYS_FILE",
+                "this daemon takes its keys from a keys file (--keys-file): manage them with `flagstaff keys … --keys-file`")
+        }
     }
 
     // MARK: Audit trail

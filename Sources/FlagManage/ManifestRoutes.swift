@@ -121,6 +121,9 @@ extension ManagementAPI {
         let key = try body.string("key", required: true)!
         guard Keys.isValid(key) else { throw ManageError.badRequest("'\(key)' is not a valid key: \(Keys.rule)", field: "key") }
         let branch = try body.string("branch") ?? key
+        guard GitRepository.isValidBranchName(branch), !branch.hasPrefix(Self.changePrefix) else {
+            throw ManageError.badRequest("'\(branch)' is not a branch name Git takes (or it is a change's)", field: "branch")
+        }
         let sourceKey = try body.string("source", required: true)!
         var entry: [String: Value] = ["branch": .string(branch)]
         for (field, value) in try Self.metadata(&body) { entry[field] = value }

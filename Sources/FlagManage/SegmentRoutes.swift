@@ -33,8 +33,10 @@ extension ManagementAPI {
         let (writes, reviewed) = try await writeEveryBranch(
             request, caller: caller, manifest: manifest, summary: "Add segment \(key)", comment: comment
         ) { tree throws(ManageError) in
-            if Self.segmentPath(tree, project: project, key: key) != nil {
-                throw ManageError.conflict("EXISTS", "segment '\(key)' already exists in project '\(project)'")
+            if let existing = Self.segmentPath(tree, project: project, key: key) {
+                guard existing == "\(project)/segments/\(key).yaml", (try? tree.read(existing)) == bytes else {
+                    throw ManageError.conflict("EXISTS", "segment '\(key)' already exists in project '\(project)'")
+                }
             }
             return ["\(project)/segments/\(key).yaml": bytes]
         }

@@ -35,8 +35,21 @@ extension ManagementAPI {
         let (project, key) = try qualified(
             try await param(context, "flagId"), manifest: manifest, exists: flagExists(manifest), what: "flag")
         try caller.require(project: project)
-        let served = Self.servedFlag(server.registry.snapshot(project: project, environment: environment.key), key)
-        let target = enabled ?? !(served?.enabled ?? true)
+        let target: Bool
+        if let enabled {
+            target = enabled
+        } else {
+            // Flip what the branch says now (a toggle just before may not be served yet).
+            let writer = self.writer
+            target = try await blocking { () throws(ManageError) -> Bool in
+                let tree = try writer.tree(at: try writer.tip(of: environment.branch))
+                guard let path = Self.flagPath(tree, project: project, key: key),
+                    let bytes = try? tree.read(path), let file = try? YAMLReader.parse(bytes, file: path)?.value
+                else { throw ManageError.notFound("no file for flag '\(key)' on branch '\(environment.branch)'") }
+                let now = file["environments"]?[environment.key]?["enabled"] ?? file["enabled"] ?? .bool(true)
+                return !(now == .bool(true))
+            }
+        }
         return try await writeFlag(
             request, caller: caller, manifest: manifest, project: project, key: key, environment: environment,
             comment: comment, summary: "\(target ? "Enable" : "Disable") \(key) in \(environment.key)",
@@ -186,17 +199,19 @@ extension ManagementAPI {
         return Responses.json(.object(body), headers: headers)
     }
 
-    /// Waits until the snapshot served for the environment comes from `commit` or a later
-    /// commit; nil after the configured wait.
+    /// Waits until the environment serves what `commit` (or a later commit) compiles to: a
+    /// snapshot from it, or the same snapshot as before when the commit changed nothing this
+    /// project serves (the sync then notes the commit as seen); nil after the configured wait.
     func waitApplied(commit: ObjectID, project: String, environment: String) async -> ActiveSnapshot? {
         let deadline = ContinuousClock.now + configuration.waitTimeout
         let writer = self.writer
         var checked: String?
         while ContinuousClock.now < deadline {
+            let seen = server.registry.state(EnvironmentKey(project: project, environment: environment)).lastSeenCommit
             if let active = server.registry.snapshot(project: project, environment: environment),
-                let served = active.snapshot.commit
+                let served = seen ?? active.snapshot.commit
             {
-                if served == commit.hex { return active }
+                if served == commit.hex || active.snapshot.commit == commit.hex { return active }
                 if served != checked {
                     checked = served
                     let later = (try? await blocking { () throws(ManageError) -> Bool in

@@ -148,6 +148,13 @@ extension GitRepository {
         }
     }
 
+    /// Whether `name` may name a branch (`git check-ref-format --branch`'s rules).
+    public static func isValidBranchName(_ name: String) -> Bool {
+        _ = LibGit2.initialized
+        var valid: Int32 = 0
+        return git_reference_name_is_valid(&valid, "refs/heads/\(name)") == 0 && valid == 1 && !name.hasPrefix("-")
+    }
+
     /// The branch that a non-bare repository's work tree has checked out, or nil (bare, or
     /// a detached HEAD).
     public var checkedOutBranch: String? {

@@ -539,4 +539,40 @@ struct ManagementTests {
         // Another caller has its own bucket.
         #expect(try setup.call(daemon, "editor", "GET", "/api/v1/projects").status == 200)
     }
+
+    @Test func flipsKeysFromAFileBranchNamesAndLimitedCallers() async throws {
+        let setup = try Setup()
+        let daemon = try await setup.daemon()
+        defer { daemon.terminate() }
+        let toggle = "/api/v1/flags/shop:checkout/environments/staging/toggle"
+
+        // Two flips in a row, the second before the first is served: two commits, back where it was.
+        let before = try setup.file("staging")
+        #expect(try setup.call(daemon, "editor", "PATCH", toggle).status == 200)
+        #expect(try setup.call(daemon, "editor", "PATCH", toggle).status == 200)
+        #expect(try setup.repo.git("log", "--format=%s", "-2", "staging") == "Enable checkout in staging\nDisable checkout in staging\n")
+        #expect(try setup.file("staging").contains("enabled: true"))
+        _ = before
+
+        // Keys from a keys file are not managed over HTTP (they would not outlive a restart).
+        let keys = try setup.call(daemon, "owner", "POST", "/api/v1/api-keys", body: #"{"name": "x", "type": "manage", "role": "viewer"}"#)
+        #expect(keys.status == 409, "\(keys.body)")
+        #expect(keys.json["errorCode"] == .string("KEYS_FILE"))
+
+        // A branch Git would not take is refused before anything is written.
+        let main = try setup.repo.tip("main")
+        let bad = try setup.call(
+            daemon, "owner", "POST", "/api/v1/environments", body: #"{"key": "qa", "source": "staging", "branch": "bad..name"}"#)
+        #expect(bad.status == 400, "\(bad.body)")
+        #expect(bad.json["field"] == .string("branch"))
+        #expect(try setup.repo.tip("main") == main)
+
+        // A caller limited to another project sees no change of this one.
+        let opened = try setup.call(
+            daemon, "editor", "PATCH", "/api/v1/flags/shop:checkout/environments/production", body: #"{"default": "on"}"#)
+        let id = try #require(opened.json["change"]?["id"]?.stringValue, "\(opened.body)")
+        #expect(try setup.call(daemon, "other-project", "GET", "/api/v1/changes").json["items"]?.arrayValue?.isEmpty == true)
+        #expect(try setup.call(daemon, "other-project", "GET", "/api/v1/changes/\(id)").status == 404)
+        #expect(try setup.call(daemon, "viewer", "GET", "/api/v1/changes/\(id)").status == 200)
+    }
 }
