@@ -275,11 +275,13 @@ extension ManagementAPI {
                         continue
                     }
                     do {
-                        files[change.path] = try Self.keepingOverlays(
+                        files[change.path] = try PromotionPlan.keepingOverlays(
                             try sourceTree.read(change.path), of: targetEnvironments,
                             from: tree.entries[change.path] == nil ? nil : try tree.read(change.path))
-                    } catch let error as ManageError {
-                        throw error
+                    } catch let error as YAMLEditError {
+                        throw ManageError(
+                            .conflict, "UNEDITABLE",
+                            "\(change.path) cannot keep the target's overlays without rewriting it (\(error)): promote it with a merge")
                     } catch {
                         throw ManageError.unavailable("cannot read \(change.path): \(error)")
                     }
@@ -294,37 +296,5 @@ extension ManagementAPI {
         return try await answer(
             request, written: written, project: projectKey ?? "", environment: target, changeID: changeID,
             resource: { _ in .object(["from": .string(source.key), "to": .string(target.key)]) })
-    }
-
-    /// The source's version of a file, with the target's own overlays for the target's
-    /// environments: a promotion brings what was tried elsewhere, never the undoing of a
-    /// kill switch (or any other overlay) that the target environment set for itself.
-    static func keepingOverlays(_ source: [UInt8], of environments: [String], from target: [UInt8]?)
-        throws(ManageError) -> [UInt8]
-    {
-        guard let target, !environments.isEmpty else { return source }
-        let theirs: Value
-        let ours: Value
-        do {
-            theirs = try YAMLReader.parse(target, file: "target")?.value ?? .null
-            ours = try YAMLReader.parse(source, file: "source")?.value ?? .null
-        } catch {
-            return source  // the compiler reports what is wrong with it
-        }
-        do {
-            var editor = try YAMLEditor(source)
-            for environment in environments {
-                let kept = theirs["environments"]?[environment]
-                guard kept != ours["environments"]?[environment] else { continue }
-                if let kept { try editor.set(["environments", environment], to: kept) } else {
-                    try editor.remove(["environments", environment])
-                }
-            }
-            return editor.bytes
-        } catch {
-            throw ManageError(
-                .conflict, "UNEDITABLE",
-                "the promoted file cannot keep the target's overlays without rewriting it (\(error)): promote with a merge")
-        }
     }
 }

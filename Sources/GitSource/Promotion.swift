@@ -1,4 +1,5 @@
 import FlagCompiler
+import FlagModel
 
 /// Which files a promotion copies, adds or deletes, by comparing blob ids.
 public struct PromotionPlan: Sendable {
@@ -102,5 +103,27 @@ public struct PromotionPlan: Sendable {
             lines.append("- \(what): \(change.kind)")
         }
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// The source's version of a file, with the target's own overlays for the target's
+    /// environments: a promotion brings what was tried elsewhere, never the undoing of a
+    /// kill switch (or any other overlay) that the target environment set for itself. Only
+    /// the overlay entries that differ are written (YAMLEditor keeps every other byte).
+    public static func keepingOverlays(_ source: [UInt8], of environments: [String], from target: [UInt8]?)
+        throws(YAMLEditError) -> [UInt8]
+    {
+        guard let target, !environments.isEmpty,
+            let theirs = (try? YAMLReader.parse(target, file: "target"))??.value,
+            let ours = (try? YAMLReader.parse(source, file: "source"))??.value
+        else { return source }  // what does not parse, the compiler reports
+        var editor = try YAMLEditor(source)
+        for environment in environments {
+            let kept = theirs["environments"]?[environment]
+            guard kept != ours["environments"]?[environment] else { continue }
+            if let kept { try editor.set(["environments", environment], to: kept) } else {
+                try editor.remove(["environments", environment])
+            }
+        }
+        return editor.bytes
     }
 }

@@ -70,10 +70,19 @@ struct Promote: ParsableCommand {
         let message = plan.message(from: from, to: to, sourceBranch: source.branch, sourceCommit: sourceTip)
         let now = Int64(Date().timeIntervalSince1970)
         let author = Signature(name: "Flagstaff", email: "flagstaff@localhost", time: now)
-        let commit = try repository.commit(
-            onto: targetTip,
-            changes: plan.changes.map { GitRepository.FileChange(path: prefix + $0.path, blob: $0.blob) },
-            message: message, author: author)
+        // The target keeps its own overlays (a kill switch in production survives the promotion).
+        let targetEnvironments = manifest.environments.filter { $0.branch == target.branch }.map(\.key)
+        var files: [GitRepository.FileChange] = []
+        for change in plan.changes {
+            var blob = change.blob
+            if blob != nil, targetTree.entries[change.path] != nil {
+                let kept = try PromotionPlan.keepingOverlays(
+                    try sourceTree.read(change.path), of: targetEnvironments, from: try targetTree.read(change.path))
+                blob = try repository.writeBlob(kept)
+            }
+            files.append(GitRepository.FileChange(path: prefix + change.path, blob: blob))
+        }
+        let commit = try repository.commit(onto: targetTip, changes: files, message: message, author: author)
 
         // Only a promotion that compiles becomes a branch.
         let result = Compiler().compile(try repository.tree(at: commit, root: root), options: CompileOptions(now: Clock.now()))

@@ -74,4 +74,18 @@ struct PromoteTests {
         #expect(try CLI.run(["promote", "--repo", dir.path, "--from", "stage", "--to", "production"]).status == 2)
         #expect(try CLI.run(["promote", "--repo", dir.path, "--from", "staging", "--to", "production", "--flag", "zz"]).status == 2)
     }
+
+    @Test func theTargetKeepsItsOwnOverlays() throws {
+        let dir = try repository()
+        // Production switched a off in its own overlay; staging's a knows nothing of it.
+        try CLI.write(
+            ["shop/flags/a.yaml": "default: off\nenvironments:\n  production: { enabled: false }  # incident\n"], under: dir)
+        try CLI.git(["commit", "-q", "-am", "kill a"], in: dir)
+        let out = try CLI.run(
+            ["promote", "--repo", dir.path, "--from", "staging", "--to", "production", "--flag", "a", "--branch", "keep"])
+        #expect(out.status == 0, "\(out.stderr)")
+        let promoted = try CLI.git(["show", "keep:shop/flags/a.yaml"], in: dir)
+        #expect(promoted.contains("default: on"), "\(promoted)")
+        #expect(promoted.contains("production: { enabled: false }"), "\(promoted)")
+    }
 }
