@@ -48,7 +48,15 @@ struct MigrateCommandTests {
         let alone = try CLI.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: alone) }
         let copy = alone.appendingPathComponent("flagstaff").path
-        try FileManager.default.copyItem(atPath: CLI.binary, toPath: copy)
+        // Copied by `cp`, not in this process: a file this process held open for writing is
+        // inherited by every child the parallel tests start meanwhile, and running it then
+        // fails with "Text file busy" (ETXTBSY) until they exit.
+        let cp = Process()
+        cp.executableURL = URL(fileURLWithPath: "/bin/cp")
+        cp.arguments = [CLI.binary, copy]
+        try cp.run()
+        cp.waitUntilExit()
+        #expect(cp.terminationStatus == 0)
         let migrate = try CLI.run(["migrate", "--postgres", url], in: alone, binary: copy)
         #expect(migrate.status == 0, "\(migrate.stderr)")
         #expect(migrate.stdout.contains("applied 001_state"), "\(migrate.stdout)")
