@@ -46,7 +46,8 @@ public struct DiagnosticFormatter: Sendable {
         return out
     }
 
-    func json(_ d: Diagnostic) -> Value {
+    /// One diagnostic as `--format json` writes it.
+    public func json(_ d: Diagnostic) -> Value {
         var o: [String: Value] = [
             "file": .string(path(d)), "line": .int(Int64(d.location.line)), "column": .int(Int64(d.location.column)),
             "severity": .string(d.severity.rawValue), "code": .string(d.code.rawValue), "message": .string(d.message),

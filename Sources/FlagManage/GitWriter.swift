@@ -313,6 +313,6 @@ final class GitWriter: @unchecked Sendable {
 enum Diagnostics {
     static func json(_ diagnostics: [Diagnostic]) -> Value {
         let formatter = DiagnosticFormatter(format: .json, source: { _ in nil })
-        return (try? JSONParser.parse(formatter.render(diagnostics))) ?? .array([])
+        return .array(diagnostics.map(formatter.json))
     }
 }

@@ -25,12 +25,7 @@ enum Resources {
 
     static func environment(_ environment: Manifest.Environment, served: [ActiveSnapshot]) -> Value {
         var snapshots: [String: Value] = [:]
-        for active in served {
-            snapshots[active.project] = .object([
-                "revision": .int(active.revision), "version": .string(active.version),
-                "commit": active.snapshot.commit.map(Value.string) ?? .null,
-            ])
-        }
+        for active in served { snapshots[active.project] = Self.served(active) }
         return .object([
             "id": .string(environment.key), "key": .string(environment.key), "name": .string(environment.name),
             "description": environment.description.map(Value.string) ?? .null,

@@ -34,12 +34,10 @@ struct Routes {
         let group = resource.group
         let path = RouterPath(path)
         let allowed = handlers.map(\.0)
-        patterns.add(group: resource.prefix, path: path.description, allow: allowed)
+        let allowText = patterns.add(group: resource.prefix, path: path.description, allow: allowed)
         for (method, handler) in handlers {
             group.on(path, method: method) { request, context in try await handler(request, context) }
         }
-        let allowText = ((allowed.contains(.get) ? ["GET", "HEAD"] : []) + allowed.filter { $0 != .get }.map(\.rawValue))
-            .joined(separator: ", ")
         var others: [HTTPRequest.Method] = [.get, .post, .put, .patch, .delete, .options, .trace]
         if !allowed.contains(.get) { others.append(.head) }
         for method in others where !allowed.contains(method) {
@@ -96,11 +94,14 @@ final class RoutePatterns: @unchecked Sendable {
     private let lock = NSLock()
     private var entries: [(components: [Substring], allow: String)] = []
 
-    func add(group: String, path: String, allow: [HTTPRequest.Method]) {
+    /// Records a route's pattern and returns its `Allow` text (GET routes answer HEAD too).
+    @discardableResult
+    func add(group: String, path: String, allow: [HTTPRequest.Method]) -> String {
         let text = ((allow.contains(.get) ? ["GET", "HEAD"] : []) + allow.filter { $0 != .get }.map(\.rawValue))
             .joined(separator: ", ")
         let components = (group + "/" + path).split(separator: "/")
         lock.withLock { entries.append((components, text)) }
+        return text
     }
 
     func allow(for path: String) -> String? {

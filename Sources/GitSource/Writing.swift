@@ -334,32 +334,7 @@ extension GitRepository {
             guard code == 0 else { throw GitError.last("prepare the push of '\(branch)'", code) }
             git_reference_free(reference)
         }
-        let payload = PushPayload(credentials: credentials)
-        let unmanaged = Unmanaged.passRetained(payload)
-        defer { unmanaged.release() }
-        let code = try withHandle { repo throws(GitError) -> Int32 in
-            var remote: OpaquePointer?
-            var code = git_remote_create_anonymous(&remote, repo, url)
-            guard code == 0, let remote else { throw GitError.last("use remote", code) }
-            defer { git_remote_free(remote) }
-            var options = git_push_options()
-            git_push_options_init(&options, UInt32(GIT_PUSH_OPTIONS_VERSION))
-            options.callbacks.payload = unmanaged.toOpaque()
-            options.callbacks.credentials = PushPayload.credentialCallback
-            options.callbacks.push_update_reference = { _, status, payload in
-                if let status, let payload {
-                    Unmanaged<PushPayload>.fromOpaque(payload).takeUnretainedValue().rejection = String(cString: status)
-                }
-                return 0
-            }
-            let specs = ["\(staging):refs/heads/\(branch)"]
-            git_error_clear()
-            code = specs.withCStringArray { array in
-                var strarray = git_strarray(strings: array, count: specs.count)
-                return git_remote_push(remote, &strarray, &options)
-            }
-            return code
-        }
+        let (code, rejection) = try push(refspec: "\(staging):refs/heads/\(branch)", to: url, credentials: credentials)
         if code == GIT_ENONFASTFORWARD.rawValue {
             return .rejected("the remote's '\(branch)' moved (not a fast-forward)")
         }
@@ -368,7 +343,7 @@ extension GitRepository {
             if message.contains("fast-forward") || message.contains("fastforward") { return .rejected(message) }
             throw GitError("push to '\(branch)'", message: Self.explainFetch(message), code: code)
         }
-        if let rejection = payload.rejection {
+        if let rejection {
             // Only a remote whose branch moved is worth another try on the new tip; a hook
             // or a protected branch says no for good.
             let moved = ["non-fast-forward", "fetch first", "stale info", "fast forward"]
@@ -383,6 +358,18 @@ extension GitRepository {
     /// Deletes the branch `branch` of the remote `url` (a push of nothing to it). A branch
     /// already gone is fine.
     public func deleteRemoteBranch(_ branch: String, of url: String, credentials: GitCredentials?) throws(GitError) {
+        let (code, rejection) = try push(refspec: ":refs/heads/\(branch)", to: url, credentials: credentials)
+        guard code == 0 else {
+            throw GitError("delete '\(branch)' on the remote", message: Self.explainFetch(LibGit2.lastError(code)), code: code)
+        }
+        if let rejection {
+            throw GitError("delete '\(branch)' on the remote", message: "the remote refused it: \(rejection)")
+        }
+    }
+
+    /// Pushes one refspec to `url`: libgit2's result, and the remote's refusal of the ref if
+    /// it sent one. Read `LibGit2.lastError` right after a non-zero code.
+    func push(refspec: String, to url: String, credentials: GitCredentials?) throws(GitError) -> (Int32, String?) {
         let payload = PushPayload(credentials: credentials)
         let unmanaged = Unmanaged.passRetained(payload)
         defer { unmanaged.release() }
@@ -401,7 +388,7 @@ extension GitRepository {
                 }
                 return 0
             }
-            let specs = [":refs/heads/\(branch)"]
+            let specs = [refspec]
             git_error_clear()
             code = specs.withCStringArray { array in
                 var strarray = git_strarray(strings: array, count: specs.count)
@@ -409,11 +396,6 @@ extension GitRepository {
             }
             return code
         }
-        guard code == 0 else {
-            throw GitError("delete '\(branch)' on the remote", message: Self.explainFetch(LibGit2.lastError(code)), code: code)
-        }
-        if let rejection = payload.rejection {
-            throw GitError("delete '\(branch)' on the remote", message: "the remote refused it: \(rejection)")
-        }
+        return (code, payload.rejection)
     }
 }
